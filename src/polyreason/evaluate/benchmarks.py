@@ -1,0 +1,341 @@
+"""Benchmark registry: the vendored test sets, their gold-answer handling and their hub aliases.
+
+Every benchmark loads offline from ``polyreason/resources/benchmarks`` (byte-identical copies of the public
+files, gzip-compressed; see ``NOTICE.md`` there).  Row order is the canonical file order, so
+:attr:`Problem.index` is the row's position in the benchmark's own file.  The hub names people know
+(``HuggingFaceH4/MATH-500``, ``openai/gsm8k`` …) resolve to the same registry entry; pass
+``source="hub"`` to :func:`load_benchmark` to read them through ``datasets`` instead of the package.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from polyreason.errors import UserError
+
+log = logging.getLogger(__name__)
+
+MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark problem.
+
+    ``gold`` is the normalised reference answer handed to the verifier; ``raw_gold`` is the answer exactly as
+    the file stores it (kept for fidelity checks); ``solution`` is the reference solution text if the file has
+    one; ``meta`` holds breakdown fields (``subject``, ``level``) and anything else worth keeping (``unit``).
+    """
+
+    benchmark: str
+    index: int
+    problem: str
+    gold: str
+    language: str
+    raw_gold: str
+    solution: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """How to read one benchmark: its vendored file, row parser, language, hub id and breakdown keys."""
+
+    name: str
+    filename: str
+    parse_row: Callable[[dict[str, Any]], dict[str, Any]]
+    language: str = "en"
+    hub_id: str | None = None
+    hub_config: str | None = None
+    hub_split: str = "test"
+    breakdowns: tuple[str, ...] = ()
+    description: str = ""
+
+
+# ---------------------------------------------------------------- gold handling
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{…}`` (or ``\\fbox{…}``) in ``text``, braces balanced; None if absent.
+
+    >>> last_boxed(r"so $x=\\boxed{\\frac{1}{2}}$ and")
+    '\\\\frac{1}{2}'
+    """
+    best = None
+    for match in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
+        depth, start = 1, match.end()
+        for pos in range(start, len(text)):
+            char = text[pos]
+            if char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+                if depth == 0:
+                    best = text[start:pos]
+                    break
+    return best.strip() if best is not None else None
+
+
+def integer_string(value: Any) -> str:
+    """``27.0`` → ``"27"``, ``"025"`` → ``"25"``; anything non-integral is returned as its plain string."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return text
+
+
+_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def strip_thousands(text: str) -> str:
+    """Remove comma thousands separators from a plain number: ``"5,600"`` → ``"5600"`` (``"3,5"`` is kept)."""
+    text = text.strip()
+    return text.replace(",", "") if _THOUSANDS.match(text) else text
+
+
+def olympiad_gold(final_answer: list[str] | str) -> str:
+    """Join OlympiadBench's answer list into one LaTeX string: ``['$69$,$84$']`` → ``"69, 84"``.
+
+    Dollar signs and a trailing full stop are dropped; several answers (a multi-answer problem) are joined
+    with ``", "`` so the verifier sees them as one set; intervals and tuples are kept as written.
+    """
+    items = final_answer if isinstance(final_answer, list) else [final_answer]
+    parts = []
+    for item in items:
+        text = str(item).strip()
+        text = re.sub(r"\$\s*,\s*\$", ", ", text)
+        text = text.replace("$", "").strip()
+        text = text.rstrip(".").strip()
+        parts.append(text)
+    return ", ".join(p for p in parts if p)
+
+
+def _math500(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "problem": row["problem"],
+        "gold": row["answer"].strip(),
+        "raw_gold": row["answer"],
+        "solution": row["solution"],
+        "meta": {"subject": row["subject"], "level": str(row["level"]), "id": row["unique_id"]},
+    }
+
+
+def _aime(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "problem": row["problem"],
+        "gold": integer_string(row["answer"]),
+        "raw_gold": str(row["answer"]),
+        "solution": row.get("solution"),
+        "meta": {"id": str(row["id"])},
+    }
+
+
+def _amc(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "problem": row["problem"],
+        "gold": integer_string(row["answer"]),
+        "raw_gold": str(row["answer"]),
+        "meta": {"id": str(row["id"])},
+    }
+
+
+def _minerva(row: dict[str, Any]) -> dict[str, Any]:
+    gold = last_boxed(row["solution"])
+    return {
+        "problem": row["problem"],
+        "gold": gold if gold is not None else "",
+        "raw_gold": gold if gold is not None else "",
+        "solution": row["solution"],
+        "meta": {"subject": row["type"], "id": str(row["idx"])},
+    }
+
+
+def _olympiad(row: dict[str, Any]) -> dict[str, Any]:
+    context = row.get("context")
+    problem = row["question"] if not context or context == "None" else f"{context}\n\n{row['question']}"
+    solution = row.get("solution")
+    if isinstance(solution, list):
+        solution = "\n\n".join(solution)
+    unit = row.get("unit")
+    return {
+        "problem": problem,
+        "gold": olympiad_gold(row["final_answer"]),
+        "raw_gold": json.dumps(row["final_answer"], ensure_ascii=False),
+        "solution": solution,
+        "meta": {
+            "subject": row.get("subfield"),
+            "answer_type": row.get("answer_type"),
+            "multiple_answers": bool(row.get("is_multiple_answer")),
+            "unit": unit if unit and unit != "None" else None,
+            "id": str(row["id"]),
+        },
+    }
+
+
+def _gsm8k(row: dict[str, Any]) -> dict[str, Any]:
+    raw = row["answer"].split("####")[-1].strip()
+    return {
+        "problem": row["question"],
+        "gold": strip_thousands(raw).replace(",", ""),
+        "raw_gold": raw,
+        "solution": row["answer"],
+        "meta": {},
+    }
+
+
+def _mgsm(row: dict[str, Any]) -> dict[str, Any]:
+    return {"problem": row["question"], "gold": strip_thousands(row["answer"]), "raw_gold": row["answer"], "meta": {}}
+
+
+REGISTRY: dict[str, BenchmarkSpec] = {
+    "aime24": BenchmarkSpec(
+        "aime24", "aime24.jsonl.gz", _aime, hub_id="HuggingFaceH4/aime_2024", hub_split="train",
+        description="AIME 2024 I+II, 30 problems, integer answers 0-999",
+    ),
+    "math500": BenchmarkSpec(
+        "math500", "math500.jsonl.gz", _math500, hub_id="HuggingFaceH4/MATH-500",
+        breakdowns=("subject", "level"), description="MATH-500 (PRM800K split), 500 problems, 7 subjects x 5 levels",
+    ),
+    "amc23": BenchmarkSpec(
+        "amc23", "amc23.jsonl.gz", _amc, hub_id="knoveleng/AMC-23", hub_split="train",
+        description="AMC 2023 12A/12B, 40 problems (gold stored as floats)",
+    ),
+    "minerva": BenchmarkSpec(
+        "minerva", "minerva.jsonl.gz", _minerva, hub_id="knoveleng/Minerva-Math", hub_split="train",
+        breakdowns=("subject",), description="Minerva Math (MIT OCW), 272 problems, gold inside \\boxed{} of the solution",
+    ),
+    "olympiadbench": BenchmarkSpec(
+        "olympiadbench", "olympiadbench.jsonl.gz", _olympiad, hub_id="knoveleng/OlympiadBench", hub_split="train",
+        breakdowns=("subject", "answer_type"),
+        description="OlympiadBench OE_TO_maths_en_COMP, 675 problems (multi-answer, intervals, units)",
+    ),
+    "gsm8k": BenchmarkSpec(
+        "gsm8k", "gsm8k.jsonl.gz", _gsm8k, hub_id="openai/gsm8k", hub_config="main",
+        description="GSM8K test, 1319 grade-school problems ('#### N' answers)",
+    ),
+}
+for _lang in MGSM_LANGUAGES:
+    REGISTRY[f"mgsm-{_lang}"] = BenchmarkSpec(
+        f"mgsm-{_lang}", f"mgsm_{_lang}.tsv.gz", _mgsm, language=_lang, hub_id="juletxara/mgsm", hub_config=_lang,
+        description=f"MGSM ({_lang}), 250 GSM8K problems translated by humans",
+    )
+
+_ALIASES: dict[str, str] = {spec.hub_id.lower(): name for name, spec in REGISTRY.items() if spec.hub_id}
+_ALIASES.update(
+    {
+        "math-500": "math500", "aime": "aime24", "aime2024": "aime24", "amc": "amc23", "minerva_math": "minerva",
+        "minerva-math": "minerva", "math_500": "math500", "gsm-8k": "gsm8k",
+    }
+)
+for _lang in MGSM_LANGUAGES:
+    _ALIASES[f"mgsm_{_lang}"] = f"mgsm-{_lang}"
+    _ALIASES[f"juletxara/mgsm:{_lang}"] = f"mgsm-{_lang}"
+_ALIASES["juletxara/mgsm"] = "mgsm-en"
+
+
+def benchmark_names() -> list[str]:
+    """Registered benchmark names, in registry order."""
+    return list(REGISTRY)
+
+
+def resolve_name(name: str) -> str:
+    """Map a registry name, alias or hub id (``HuggingFaceH4/MATH-500``) to its registry name."""
+    key = name.strip()
+    if key in REGISTRY:
+        return key
+    lowered = key.lower()
+    if lowered in REGISTRY:
+        return lowered
+    if lowered in _ALIASES:
+        return _ALIASES[lowered]
+    import difflib
+
+    close = difflib.get_close_matches(lowered, list(REGISTRY) + list(_ALIASES), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UserError(
+        f"unknown benchmark {name!r}.{hint} fix: use one of {', '.join(REGISTRY)} "
+        "(or 'mgsm' for all MGSM languages)"
+    )
+
+
+def expand_names(names: str | list[str]) -> list[str]:
+    """Split a comma list and expand ``mgsm`` / ``mgsm-all`` into the 11 MGSM languages; duplicates dropped."""
+    items = names.split(",") if isinstance(names, str) else list(names)
+    out: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        resolved = [f"mgsm-{lang}" for lang in MGSM_LANGUAGES] if item.lower() in ("mgsm", "mgsm-all") else [
+            resolve_name(item)
+        ]
+        out.extend(r for r in resolved if r not in out)
+    if not out:
+        raise UserError(f"no benchmark named in {names!r}; fix: pass e.g. --benchmarks math500,aime24")
+    return out
+
+
+def _vendored_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
+    path = resources.files("polyreason") / "resources" / "benchmarks" / spec.filename
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8", newline="") as handle:
+        if spec.filename.endswith(".tsv.gz"):
+            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            for cells in reader:
+                if cells:
+                    yield {"question": cells[0], "answer": cells[1]}
+        else:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+
+
+def _hub_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - datasets is a core dependency
+        raise UserError("reading benchmarks from the hub needs `datasets`; fix: pip install datasets") from exc
+    dataset = datasets.load_dataset(spec.hub_id, spec.hub_config, split=spec.hub_split)
+    for position, row in enumerate(dataset):
+        row = dict(row)
+        if spec.name.startswith("mgsm-"):
+            row = {"question": row["question"], "answer": str(row.get("answer_number", row.get("answer")))}
+        if spec.name == "amc23" and "problem" not in row:
+            row["problem"] = row.get("question")
+        if "problem" not in row and "question" in row and spec.name not in ("olympiadbench", "gsm8k"):
+            row["problem"] = row["question"]
+        row.setdefault("id", row.get("unique_id", position))
+        yield row
+
+
+def load_benchmark(name: str, *, limit: int | None = None, source: str = "package") -> list[Problem]:
+    """Load a benchmark's problems (canonical order), optionally only the first ``limit``.
+
+    ``source="package"`` (default) reads the vendored copy, offline; ``source="hub"`` reads the hub dataset
+    through ``datasets`` (needs network or a local hub cache).
+    """
+    resolved = resolve_name(name)
+    spec = REGISTRY[resolved]
+    if source not in ("package", "hub"):
+        raise UserError(f"unknown benchmark source {source!r}; fix: use 'package' or 'hub'")
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be >= 1, got {limit}; fix: drop it or pass a positive number")
+    rows = _vendored_rows(spec) if source == "package" else _hub_rows(spec)
+    problems = []
+    for index, row in enumerate(rows):
+        if limit is not None and index >= limit:
+            break
+        fields = spec.parse_row(row)
+        problems.append(Problem(benchmark=resolved, index=index, language=spec.language, **fields))
+    log.debug("loaded %d problems from %s (%s)", len(problems), resolved, source)
+    return problems

@@ -1,0 +1,274 @@
+"""Run an evaluation: prompts → (cached) generation → verification → summary files.
+
+Requests (problem × sample) are sorted by prompt length and cut into batches with fixed boundaries; each
+batch gets a seed derived from the run seed and its sample keys, and is written to the SQLite cache in one
+transaction.  A killed run therefore resumes with exactly the batches it had not finished, generated with
+the same seeds, and ends with the same ``summary.json`` as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polyreason.errors import UserError
+from polyreason.evaluate.benchmarks import Problem, expand_names, load_benchmark, resolve_name
+from polyreason.evaluate.cache import CachedSample, ResultCache, SampleKey, fingerprint, text_hash
+from polyreason.evaluate.generation import Backend, GenerationParams, make_backend
+from polyreason.evaluate.prompting import build_eval_messages, render_prompt
+from polyreason.evaluate.scoring import (
+    Sample,
+    group_records,
+    markdown_table,
+    score_samples,
+    summarize_benchmark,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalConfig:
+    """Everything one ``polyreason eval`` run needs (CLI flags map 1:1 onto these fields)."""
+
+    model: str
+    benchmarks: list[str]
+    output: Path
+    samples: int = 1
+    limit: int | None = None
+    params: GenerationParams = field(default_factory=GenerationParams)
+    backend: str = "transformers"
+    batch_size: int | None = None
+    prompt_style: str = "lighteval"
+    prompt_template: str | None = None
+    system: str | None = None
+    cache: Path | None = None
+    dtype: str | None = None
+    device: str | None = None
+    trust_remote_code: bool = False
+    verify_timeout: float = 2.0
+
+    def __post_init__(self) -> None:
+        self.benchmarks = expand_names(self.benchmarks)
+        self.output = Path(self.output)
+        if self.samples < 1:
+            raise UserError(f"--samples must be >= 1, got {self.samples}")
+
+    def generation_info(self) -> dict[str, Any]:
+        """What the summary records about generation (everything that changes the samples)."""
+        return {
+            "backend": self.backend,
+            **self.params.to_dict(),
+            "samples": self.samples,
+            "limit": self.limit,
+            "prompt_style": self.prompt_style,
+            "prompt_template": self.prompt_template,
+            "system": self.system,
+        }
+
+
+@dataclass(frozen=True)
+class Request:
+    """One sample to produce: its cache key, rendered prompt and prompt length in tokens."""
+
+    key: SampleKey
+    problem: Problem
+    prompt: str
+    length: int
+
+
+@dataclass
+class RunStats:
+    """Counts from one run (returned next to the summary; not part of it, so resumed summaries match)."""
+
+    cached: int = 0
+    generated: int = 0
+    generated_tokens: int = 0
+    generation_seconds: float = 0.0
+
+    def tokens_per_second(self) -> float:
+        """Generated tokens per second of generation time."""
+        return self.generated_tokens / self.generation_seconds if self.generation_seconds else 0.0
+
+
+def batch_seed(seed: int, keys: list[SampleKey]) -> int:
+    """A seed for one batch, derived from the run seed and the batch's sample keys (stable across runs)."""
+    blob = json.dumps([seed] + [[k.benchmark, k.problem_index, k.sample_index] for k in keys])
+    return int(hashlib.sha256(blob.encode()).hexdigest()[:8], 16)
+
+
+def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, list[Problem]]) -> list[Request]:
+    """All (problem, sample) requests, sorted by prompt length (stable), with cache keys."""
+    fp = fingerprint({"backend": backend.name, **config.params.to_dict()})
+    requests = []
+    for bench in config.benchmarks:
+        for problem in problems[bench]:
+            messages = build_eval_messages(
+                problem.problem, problem.language, style=config.prompt_style,
+                template=config.prompt_template, system=config.system,
+            )
+            prompt = render_prompt(backend.tokenizer, messages)
+            length = len(backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            for s in range(config.samples):
+                key = SampleKey(config.model, bench, problem.index, text_hash(prompt), s, fp)
+                requests.append(Request(key, problem, prompt, length))
+    requests.sort(key=lambda r: r.length)
+    return requests
+
+
+def _generate_missing(
+    requests: list[Request], backend: Backend, config: EvalConfig, cache: ResultCache, stats: RunStats
+) -> Iterator[int]:
+    """Generate the uncached requests batch by batch; yields once per generated sample (for progress)."""
+    size = config.batch_size or backend.batch_size
+    for start in range(0, len(requests), size):
+        batch = requests[start : start + size]
+        have = cache.get_many(r.key for r in batch)
+        todo = [r for r in batch if r.key not in have]
+        stats.cached += len(batch) - len(todo)
+        if not todo:
+            continue
+        began = time.perf_counter()
+        outputs = backend.generate([r.prompt for r in todo], config.params, batch_seed(config.params.seed,
+                                                                                        [r.key for r in todo]))
+        stats.generation_seconds += time.perf_counter() - began
+        cache.put_many(
+            (r.key, CachedSample(o.completion, o.n_tokens, o.truncated)) for r, o in zip(todo, outputs, strict=True)
+        )
+        stats.generated += len(todo)
+        stats.generated_tokens += sum(o.n_tokens for o in outputs)
+        yield from range(len(todo))
+
+
+def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[str, Any], RunStats]:
+    """Evaluate ``config.model`` on ``config.benchmarks``; write samples.jsonl, summary.json and summary.md.
+
+    Returns ``(summary, stats)``.  Pass ``backend`` to reuse a loaded model (tests, notebooks).
+    """
+    from polyreason.progress import track
+
+    problems = {b: load_benchmark(b, limit=config.limit) for b in config.benchmarks}
+    if backend is None:
+        backend = make_backend(
+            config.backend, config.model, batch_size=config.batch_size or (512 if config.backend == "vllm" else 16),
+            dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code,
+        )
+    requests = build_requests(config, backend, problems)
+    cache_path = config.cache or config.output / "cache.sqlite"
+    stats = RunStats()
+    with ResultCache(cache_path) as cache:
+        pending = len(requests) - len(cache.get_many(r.key for r in requests))
+        log.info("%d samples to evaluate, %d cached, %d to generate", len(requests), len(requests) - pending, pending)
+        for _ in track(_generate_missing(requests, backend, config, cache, stats), total=pending,
+                       description="generating", unit="samples"):
+            pass
+        found = cache.get_many(r.key for r in requests)
+    if len(found) != len(requests):  # pragma: no cover - defensive: the loop above fills every key
+        raise RuntimeError("result cache is missing samples after generation")
+    ordered = sorted(requests, key=lambda r: (config.benchmarks.index(r.key.benchmark), r.key.problem_index,
+                                              r.key.sample_index))
+    samples = [
+        Sample(r.problem, r.key.sample_index, found[r.key].completion, found[r.key].n_tokens, found[r.key].truncated)
+        for r in ordered
+    ]
+    summary = finish(samples, problems, config.output, model=config.model, generation=config.generation_info(),
+                     timeout=config.verify_timeout)
+    return summary, stats
+
+
+def finish(
+    samples: list[Sample],
+    problems: dict[str, list[Problem]],
+    output: Path,
+    *,
+    model: str,
+    generation: dict[str, Any],
+    timeout: float = 2.0,
+) -> dict[str, Any]:
+    """Score samples and write ``samples.jsonl``, ``summary.json`` and ``summary.md`` into ``output``."""
+    records = score_samples(samples, timeout=timeout)
+    grouped = group_records(records)
+    summary = {
+        "model": model,
+        "generation": generation,
+        "benchmarks": {name: summarize_benchmark(name, problems[name], grouped.get(name, [])) for name in problems},
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    _write_atomic(output / "samples.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    _write_atomic(output / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    _write_atomic(output / "summary.md", markdown_table(summary))
+    return summary
+
+
+def read_predictions(path: Path, benchmark: str, limit: int | None = None) -> tuple[list[Problem], list[Sample]]:
+    """Read ``{"index": i, "completion": str, "sample"?: k}`` rows and pair them with the benchmark's problems.
+
+    ``index`` is the row's position in the benchmark's canonical file; rows without ``sample`` are numbered
+    in file order per index.  Problems with no prediction are left out of the scores (and counted in the log).
+    """
+    name = resolve_name(benchmark)
+    problems = load_benchmark(name, limit=limit)
+    by_index = {p.index: p for p in problems}
+    if not path.is_file():
+        raise UserError(f"predictions file {str(path)!r} does not exist; fix: pass a .jsonl file")
+    samples, seen, next_sample = [], set(), {}
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                index, completion = int(row["index"]), row["completion"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UserError(
+                    f"{path}:{line_no}: bad prediction row ({exc}); fix: each line must be "
+                    '{"index": <int>, "completion": <str>} (optionally "sample": <int>)'
+                ) from exc
+            if not isinstance(completion, str):
+                raise UserError(f"{path}:{line_no}: 'completion' must be a string")
+            if index not in by_index:
+                if limit is not None and 0 <= index:
+                    continue
+                raise UserError(
+                    f"{path}:{line_no}: index {index} is outside {name} (0..{len(problems) - 1}); fix: use the "
+                    "row's position in the benchmark's canonical file"
+                )
+            sample_index = int(row.get("sample", next_sample.get(index, 0)))
+            next_sample[index] = sample_index + 1
+            if (index, sample_index) in seen:
+                raise UserError(f"{path}:{line_no}: duplicate prediction for index {index}, sample {sample_index}")
+            seen.add((index, sample_index))
+            samples.append(Sample(by_index[index], sample_index, completion, None, bool(row.get("truncated", False))))
+    if not samples:
+        raise UserError(f"{path} holds no predictions; fix: one JSON object per line")
+    covered = {s.problem.index for s in samples}
+    if len(covered) < len(problems):
+        log.warning("%d of %d %s problems have no prediction and are not scored", len(problems) - len(covered),
+                    len(problems), name)
+    samples.sort(key=lambda s: (s.problem.index, s.sample_index))
+    return [p for p in problems if p.index in covered], samples
+
+
+def score_predictions(
+    path: str | Path, benchmark: str, output: str | Path, *, limit: int | None = None, timeout: float = 2.0
+) -> dict[str, Any]:
+    """Score completions made elsewhere; writes the same files as :func:`run_eval`."""
+    path = Path(path)
+    problems, samples = read_predictions(path, benchmark, limit)
+    name = resolve_name(benchmark)
+    return finish(samples, {name: problems}, Path(output), model=f"predictions:{path.name}",
+                  generation={"source": "predictions", "file": path.name, "samples": max(
+                      s.sample_index for s in samples) + 1}, timeout=timeout)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
