@@ -20,10 +20,9 @@ from polyreason.errors import UserError
 COMMAND_MODULES = [
     "env",
     "recipe",
-    "demo",
 ]
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 _app = typer.Typer(
     name="polyreason",
