@@ -20,6 +20,7 @@ from polyreason.errors import UserError
 COMMAND_MODULES = [
     "env",
     "recipe",
+    "demo",
 ]
 
 err_console = Console(stderr=True, soft_wrap=True)

@@ -329,7 +329,7 @@ def _reward_names() -> list[str] | None:
 
 def _benchmark_names() -> list[str] | None:
     try:
-        from polyreason.evaluate.registry import benchmark_names
+        from polyreason.evaluate.benchmarks import benchmark_names
     except ImportError:
         return None
     return list(benchmark_names())
