@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "env",
     "recipe",
     "demo",
+    "eval",
 ]
 
 err_console = Console(stderr=True, soft_wrap=True)
