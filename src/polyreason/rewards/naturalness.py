@@ -1,0 +1,113 @@
+"""Naturalness reward: language-specific surface rules (Spanish question marks built in), pluggable.
+
+A rule is a function ``text -> int`` returning a number of violations; rules are registered per language
+with :func:`register_naturalness_rule`.  Spanish rules (``es``):
+
+* ``declarative_question``: ``¿…?`` wrapped around a statement -- the span contains ``=``, ``\\boxed``, or
+  starts with a discourse marker ("Por lo tanto", "Entonces", "La respuesta", "Primero", ...), or is longer
+  than 30 words;
+* ``stacked_marks``: ``¿¿``, ``??``, ``¿?``, ``?¿``;
+* ``unbalanced_marks``: a ``?`` with no ``¿`` opening it in the same sentence, or a ``¿`` never closed;
+* ``marks_in_math_or_code``: ``¿`` / ``?`` inside ``$…$``, ``\\[…\\]``, ``\\boxed{}`` or code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from polyreason.rewards.inputs import column, completion_texts, log_mean
+
+Rule = Callable[[str], int]
+NATURALNESS_RULES: dict[str, dict[str, Rule]] = {}
+
+_MATH_OR_CODE = re.compile(
+    r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|\\\[.*?\\\]|\\\(.*?\\\)|\\boxed\{[^{}]*\}", re.S
+)
+_QUESTION = re.compile(r"¿([^¿?]*)\?")
+_DECLARATIVE_START = re.compile(
+    r"^\s*(?:por lo tanto|por tanto|entonces|así que|asi que|la respuesta|el resultado|primero|luego|"
+    r"después|despues|finalmente|sabemos|tenemos|vamos a|calculamos|sumamos|restamos|multiplicamos|"
+    r"dividimos|ahora|en resumen|en conclusión|en conclusion|de modo que|dado que|ya que|porque)\b",
+    re.IGNORECASE,
+)
+
+
+def register_naturalness_rule(language: str, name: str, rule: Rule) -> None:
+    """Add (or replace) a rule for ``language``; it returns how many violations a text has."""
+    NATURALNESS_RULES.setdefault(language, {})[name] = rule
+
+
+def _prose(text: str) -> str:
+    return _MATH_OR_CODE.sub(" ", text)
+
+
+def _declarative_question(text: str) -> int:
+    count = 0
+    for m in _QUESTION.finditer(text):
+        span = m.group(1)
+        if "=" in span or "\\boxed" in span or _DECLARATIVE_START.match(span) or len(span.split()) > 30:
+            count += 1
+    return count
+
+
+def _stacked_marks(text: str) -> int:
+    return len(re.findall(r"¿¿|\?\?|¿\?|\?¿", _prose(text)))
+
+
+def _unbalanced_marks(text: str) -> int:
+    count = 0
+    for sentence in re.split(r"(?<=[.!\n])", _prose(text)):
+        depth = 0
+        for ch in sentence:
+            if ch == "¿":
+                depth += 1
+            elif ch == "?":
+                if depth == 0:
+                    count += 1
+                else:
+                    depth -= 1
+        count += depth
+    return count
+
+
+def _marks_in_math_or_code(text: str) -> int:
+    return sum(m.group(0).count("¿") + m.group(0).count("?") for m in _MATH_OR_CODE.finditer(text))
+
+
+for _name, _rule in {
+    "declarative_question": _declarative_question,
+    "stacked_marks": _stacked_marks,
+    "unbalanced_marks": _unbalanced_marks,
+    "marks_in_math_or_code": _marks_in_math_or_code,
+}.items():
+    register_naturalness_rule("es", _name, _rule)
+
+
+def naturalness_score(text: str, language: str, penalty: float = 0.25) -> float:
+    """1 − min(1, penalty·violations) over the rules of ``language``; 1.0 for a language without rules."""
+    rules = NATURALNESS_RULES.get(language.lower().split("-")[0], {})
+    violations = sum(rule(text) for rule in rules.values())
+    return 1.0 - min(1.0, penalty * violations)
+
+
+def naturalness(*, language: str | None = None, penalty: float = 0.25):
+    """Naturalness reward in [0, 1]: r = 1 − min(1, penalty · violations) (penalty 0.25 per violation).
+
+    Violations come from the rules registered for the target language (``language`` column, else the
+    parameter, else "es"); Spanish checks ¿…? around statements, stacked or unbalanced marks, and marks in
+    math or code.  A language with no rules scores 1.0 (neutral).
+    Example (es): "¿Cuánto es 2+2? Es 4." -> 1.0; "¿¿Cuánto es?? Por lo tanto es 4?" -> 0.25.
+    """
+
+    def reward(prompts, completions, **kwargs: Any) -> list[float | None]:
+        texts = completion_texts(completions)
+        langs = [lang or language or "es" for lang in column(kwargs, "language", len(texts), language)]
+        out: list[float | None] = [
+            naturalness_score(t, lang, penalty) for t, lang in zip(texts, langs, strict=True)
+        ]
+        log_mean(kwargs, "naturalness/score", out)
+        return out
+
+    return reward

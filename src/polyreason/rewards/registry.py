@@ -1,0 +1,102 @@
+"""The reward registry (name -> factory), build_reward and build_composite."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from polyreason.errors import UserError
+from polyreason.rewards.accuracy import accuracy, cosine, soft_overlong
+from polyreason.rewards.format import format_reward, tag_count
+from polyreason.rewards.inputs import log_mean
+from polyreason.rewards.language import language
+from polyreason.rewards.naturalness import naturalness
+from polyreason.rewards.repetition import repetition
+
+RewardFn = Callable[..., list[float | None]]
+
+REWARDS: dict[str, Callable[..., RewardFn]] = {
+    "accuracy": accuracy,
+    "format": format_reward,
+    "tag_count": tag_count,
+    "cosine": cosine,
+    "soft_overlong": soft_overlong,
+    "language": language,
+    "repetition": repetition,
+    "naturalness": naturalness,
+}
+
+
+def reward_names() -> list[str]:
+    """Names accepted by :func:`build_reward`, sorted."""
+    return sorted(REWARDS)
+
+
+def _unknown(name: str) -> UserError:
+    close = difflib.get_close_matches(name, REWARDS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UserError(f"unknown reward {name!r}{hint}; valid rewards: {', '.join(reward_names())}")
+
+
+def build_reward(name: str, **params: Any) -> RewardFn:
+    """Build the TRL reward callable ``name`` with its parameters (e.g. ``build_reward("cosine", max_len=512)``).
+
+    The result has ``__name__ == name`` (TRL logs it as ``rewards/<name>``).  Unknown names or parameters
+    raise UserError listing what is valid.
+    """
+    factory = REWARDS.get(name)
+    if factory is None:
+        raise _unknown(name)
+    accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
+    bad = sorted(set(params) - set(accepted))
+    if bad:
+        raise UserError(
+            f"reward {name!r} has no parameter(s) {', '.join(bad)}; valid: {', '.join(accepted) or 'none'}"
+        )
+    fn = factory(**params)
+    fn.__name__ = name
+    fn.__qualname__ = name
+    fn.__doc__ = factory.__doc__
+    return fn
+
+
+def build_composite(
+    weights: Mapping[str, float], params: Mapping[str, Mapping[str, Any]] | None = None
+) -> RewardFn:
+    """Weighted sum of rewards: total = Σ_k w_k · r_k, each component logged (``log_metric``) as
+    ``composite/<name>``.  A component returning None (e.g. accuracy with an unparseable gold) makes the
+    total None, so TRL skips the sample.  The callable also exposes ``components(prompts, completions, **kw)``
+    returning every part, used by ``polyreason score``.
+
+    Example: build_composite({"accuracy": 1.0, "format": 0.1}) on a correct, well-formatted completion -> 1.1.
+    """
+    params = dict(params or {})
+    unknown_params = sorted(set(params) - set(weights))
+    if unknown_params:
+        raise UserError(f"parameters given for rewards without a weight: {', '.join(unknown_params)}")
+    parts = {name: build_reward(name, **dict(params.get(name) or {})) for name in weights}
+
+    def components(prompts, completions, **kwargs: Any) -> dict[str, list[float | None]]:
+        return {name: fn(prompts, completions, **kwargs) for name, fn in parts.items()}
+
+    def composite(prompts, completions, **kwargs: Any) -> list[float | None]:
+        values = components(prompts, completions, **kwargs)
+        for name, vals in values.items():
+            log_mean(kwargs, f"composite/{name}", vals)
+        return combine(weights, values, len(completions))
+
+    composite.components = components  # type: ignore[attr-defined]
+    return composite
+
+
+def combine(
+    weights: Mapping[str, float], values: Mapping[str, list[float | None]], n: int
+) -> list[float | None]:
+    """Per-sample Σ w·r; None where any weighted component is None."""
+    totals: list[float | None] = []
+    for i in range(n):
+        parts = [(w, values[name][i]) for name, w in weights.items()]
+        totals.append(None if any(v is None for _, v in parts) else sum(w * v for w, v in parts))  # type: ignore
+    return totals
