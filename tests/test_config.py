@@ -119,3 +119,10 @@ def test_override_errors():
         apply_override(raw, "stages.5.max_steps=1")
     with pytest.raises(UserError, match="is a value"):
         apply_override(raw, "model.dtype=float32")
+
+
+def test_recipe_reference_doc_is_current(repo_root):
+    from polyreason.config import reference_markdown
+
+    doc = (repo_root / "docs" / "recipes.md").read_text(encoding="utf-8")
+    assert doc.strip() == reference_markdown().strip(), "regenerate: polyreason recipe reference > docs/recipes.md"

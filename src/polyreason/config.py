@@ -254,12 +254,12 @@ class Recipe(_Strict):
     seed: int = Field(42, description="Seeds data shuffling, sampling and initialisation.")
     output_dir: str = Field("runs/run", description="Everything the run writes goes here.")
     language: str = Field("en", description="Target language (ISO 639-1) for prompts and language rewards.")
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Model to start from; a string is a spec.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Training data sources.")
     stages: list[Stage] = Field(default_factory=list, description="Run in order; each feeds the next.")
     rewards: dict[str, RewardSpec] = Field(default_factory=dict, description="name → {weight, params}.")
-    eval: EvalConfig = Field(default_factory=EvalConfig)
-    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation settings.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Logging and trackers.")
 
     @field_validator("model", mode="before")
     @classmethod
@@ -465,3 +465,37 @@ def _model_of(annotation: Any) -> Any:
 def dump_recipe(recipe: Recipe) -> str:
     """The fully resolved recipe as YAML (defaults and preset values filled in)."""
     return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def reference_markdown() -> str:
+    """Every recipe field with its type, default and description, generated from the schema (docs/recipes.md)."""
+    sections = [
+        ("top level", Recipe), ("model", ModelConfig), ("stages.N.lora", LoraConfig),
+        ("data", DataConfig), ("stages.N (type: sft)", SFTStage), ("stages.N (type: grpo)", GRPOStage),
+        ("rewards.NAME", RewardSpec), ("eval", EvalConfig), ("tracking", TrackingConfig),
+    ]
+    out = ["# Recipe reference", "", "Generated from `polyreason.config` by `polyreason recipe reference`; "
+           "do not edit by hand.", ""]
+    for title, model in sections:
+        out += [f"## {title}", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = "(required)" if field.is_required() else _default_text(field)
+            kind = _type_text(field.annotation).replace("|", "\\|")
+            desc = (field.description or "").replace("|", "\\|")
+            out.append(f"| `{name}` | {kind} | {default} | {desc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _default_text(field: Any) -> str:
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, BaseModel):
+        return "(section)"
+    return f"`{value!r}`".replace("|", "\\|")
+
+
+def _type_text(annotation: Any) -> str:
+    text = str(annotation).replace("typing.", "").replace("polyreason.config.", "")
+    if "discriminator" in text:
+        return "list of stages (sft \\| grpo)"
+    return text.replace("<class '", "").replace("'>", "")

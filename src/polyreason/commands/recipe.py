@@ -39,3 +39,11 @@ def show(
     from polyreason.config import dump_recipe, load_recipe
 
     typer.echo(dump_recipe(load_recipe(path, overrides)), nl=False)
+
+
+@recipe_app.command("reference")
+def reference() -> None:
+    """Print the reference of every recipe field (type, default, meaning) as Markdown."""
+    from polyreason.config import reference_markdown
+
+    typer.echo(reference_markdown())
