@@ -497,5 +497,5 @@ def _default_text(field: Any) -> str:
 def _type_text(annotation: Any) -> str:
     text = str(annotation).replace("typing.", "").replace("polyreason.config.", "")
     if "discriminator" in text:
-        return "list of stages (sft \\| grpo)"
+        return "list of stages (sft or grpo)"
     return text.replace("<class '", "").replace("'>", "")
