@@ -1,0 +1,235 @@
+"""DAPO-style dynamic sampling on top of TRL's GRPOTrainer, plus a completions sample per logged step.
+
+Dynamic sampling: a group whose G rewards are all equal has zero advantage everywhere, so it adds no gradient
+but still costs a backward pass and dilutes token-mean losses.  DAPO drops such groups and samples new prompts
+until the batch is full of groups with signal.  TRL 1.16 has no such option.
+
+The seam used here is the one TRL itself exposes for a generation batch: ``_generate_and_score_completions``
+(called once per ``steps_per_generation × num_iterations`` optimiser steps, on a batch of
+``per_device_batch_size × steps_per_generation`` completions).  The subclass calls TRL's implementation
+unchanged, reads which groups had zero reward variance from the rewards TRL computed (captured by wrapping
+``_calculate_rewards``, which returns the rewards gathered over all processes), and, while the batch holds fewer
+useful completions than it should, scores one more batch of fresh prompts through the same TRL method.  The
+useful completions are kept first, the batch is cut back to its normal size (topped up with zero-signal
+completions only when ``dynamic_sampling_max_rounds`` is exhausted), and ``num_items_in_batch`` is recomputed.
+No TRL code is copied; advantages are TRL's own, computed within each original group.
+
+Refill prompts are drawn from the training set with a generator seeded by (seed, global step, round), so a
+resumed run draws the same refills.  Each refill round costs one extra generation batch; the logged metrics
+``dynamic_sampling/rounds``, ``dynamic_sampling/useful_frac_first`` (before refilling) and
+``dynamic_sampling/useful_frac`` (after) show what it bought.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Per-sample tensors in TRL's scored batch: prompt-side ones are left-padded, completion-side right-padded.
+_PROMPT_KEYS = ("prompt_ids", "prompt_mask")
+_COMPLETION_KEYS = (
+    "completion_ids",
+    "completion_mask",
+    "tool_mask",
+    "old_per_token_logps",
+    "sampling_per_token_logps",
+    "ref_per_token_logps",
+    "importance_sampling_ratio",
+)
+_SCALAR_KEYS = ("num_items_in_batch",)
+_VECTOR_KEYS = ("advantages",)
+
+
+def group_has_signal(rewards: Any, num_generations: int) -> Any:
+    """Bool per completion: its group's (weighted) rewards are not all equal.
+
+    ``rewards``: 1-D tensor of per-completion rewards, groups of ``num_generations`` consecutive entries (NaN =
+    unscorable, ignored).  A group with fewer than two scorable rewards has no signal.
+    """
+    import torch
+    from trl.trainer.utils import nanstd
+
+    grouped = rewards.view(-1, num_generations)
+    std = nanstd(grouped, dim=1)
+    signal = ~torch.isclose(std, torch.zeros_like(std)) & ~torch.isnan(std)
+    return signal.repeat_interleave(num_generations)
+
+
+def merge_scored_batches(parts: list[dict[str, Any]], pad_token_id: int) -> dict[str, Any]:
+    """Concatenate TRL scored batches along the sample axis, re-padding prompt (left) and completion (right)."""
+    import torch
+    import torch.nn.functional as F
+
+    unknown = set(parts[0]) - set(_PROMPT_KEYS + _COMPLETION_KEYS + _SCALAR_KEYS + _VECTOR_KEYS)
+    if unknown:
+        raise NotImplementedError(
+            f"dynamic sampling does not support batches with {sorted(unknown)} (multimodal/tool inputs)"
+        )
+    pad_values = {"prompt_ids": pad_token_id, "completion_ids": pad_token_id, "tool_mask": 1,
+                  "importance_sampling_ratio": 1.0}
+    merged: dict[str, Any] = {}
+    for key in parts[0]:
+        if key in _SCALAR_KEYS:
+            continue
+        tensors = [p[key] for p in parts]
+        if key in _VECTOR_KEYS or tensors[0].dim() == 1:
+            merged[key] = torch.cat(tensors)
+            continue
+        width = max(t.size(1) for t in tensors)
+        fill = pad_values.get(key, 0)
+        left = key in _PROMPT_KEYS
+        padded = [
+            F.pad(t, (width - t.size(1), 0) if left else (0, width - t.size(1)), value=fill) for t in tensors
+        ]
+        merged[key] = torch.cat(padded)
+    return merged
+
+
+def select_rows(batch: dict[str, Any], index: Any) -> dict[str, Any]:
+    """Rows ``index`` of every per-sample tensor; trailing all-padding completion columns are trimmed."""
+    out = {k: v[index] for k, v in batch.items()}
+    if "completion_mask" in out and out["completion_mask"].numel():
+        width = int(out["completion_mask"].sum(0).nonzero().max().item()) + 1 if out["completion_mask"].any() else 1
+        for key in _COMPLETION_KEYS:
+            if key in out and out[key].dim() == 2 and out[key].size(1) > 1:
+                out[key] = out[key][:, :width]
+    return out
+
+
+def make_trainer_class() -> type:
+    """Build the GRPOTrainer subclass (TRL is imported lazily, so this module imports without it)."""
+    import torch
+    from trl import GRPOTrainer
+
+    class PolyGRPOTrainer(GRPOTrainer):
+        """TRL's GRPOTrainer + optional dynamic sampling + a completions sample written per logged step."""
+
+        def __init__(
+            self,
+            *args: Any,
+            dynamic_sampling: bool = False,
+            dynamic_sampling_max_rounds: int = 4,
+            completions_path: str | None = None,
+            completions_per_step: int = 4,
+            completions_meta: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(*args, **kwargs)
+            self.dynamic_sampling = dynamic_sampling
+            self.dynamic_sampling_max_rounds = dynamic_sampling_max_rounds
+            self.completions_path = completions_path
+            self.completions_per_step = completions_per_step
+            self.completions_meta = completions_meta or {}
+            self._last_rewards: Any = None
+
+        # ------------------------------------------------------------------ dynamic sampling
+        def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # noqa: D401
+            rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+            self._last_rewards = rewards_per_func
+            return rewards_per_func
+
+        def _signal_mask(self, n_local: int) -> Any:
+            weights = self.reward_weights.to(self._last_rewards.device)
+            rewards = (self._last_rewards * weights.unsqueeze(0)).nansum(dim=1)
+            rewards[torch.isnan(self._last_rewards).all(dim=1)] = torch.nan
+            signal = group_has_signal(rewards, self.num_generations)
+            start = self.accelerator.process_index * n_local
+            return signal[start : start + n_local]
+
+        def _refill_inputs(self, n_local: int, round_index: int) -> list[dict[str, Any]]:
+            """A fresh generation batch laid out like TRL's RepeatSampler (G copies per prompt, process slice)."""
+            world = self.accelerator.num_processes
+            n_prompts = n_local * world // self.num_generations
+            rng = random.Random(f"{self.args.seed}-{self.state.global_step}-{round_index}")
+            size = len(self.train_dataset)
+            picks = rng.sample(range(size), n_prompts) if n_prompts <= size else rng.choices(range(size), k=n_prompts)
+            rows = [self.train_dataset[i] for i in picks for _ in range(self.num_generations)]
+            start = self.accelerator.process_index * n_local
+            return rows[start : start + n_local]
+
+        def _generate_and_score_completions(self, inputs):
+            scored = super()._generate_and_score_completions(inputs)
+            if not (self.dynamic_sampling and self.model.training):
+                return scored
+            n_local = len(inputs)
+            parts, masks = [scored], [self._signal_mask(n_local)]
+            first_frac = masks[0].float().mean().item()
+            rounds = 0
+            while rounds < self.dynamic_sampling_max_rounds and self._short(sum(int(m.sum()) for m in masks), n_local):
+                rounds += 1
+                extra = super()._generate_and_score_completions(self._refill_inputs(n_local, rounds))
+                parts.append(extra)
+                masks.append(self._signal_mask(n_local))
+            merged = merge_scored_batches(parts, self._tokenizer.pad_token_id) if len(parts) > 1 else dict(scored)
+            merged.pop("num_items_in_batch", None)
+            mask = torch.cat(masks)
+            order = torch.cat([mask.nonzero().flatten(), (~mask).nonzero().flatten()])[:n_local]
+            batch = select_rows(merged, order) if len(parts) > 1 or not mask.all() else merged
+            loss_mask = batch["completion_mask"] * batch.get("tool_mask", 1)
+            batch["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+            metrics = self._metrics["train"]
+            metrics["dynamic_sampling/rounds"].append(float(rounds))
+            metrics["dynamic_sampling/useful_frac_first"].append(first_frac)
+            metrics["dynamic_sampling/useful_frac"].append(mask[order].float().mean().item())
+            return batch
+
+        def _short(self, kept: int, n_local: int) -> bool:
+            """True while any process holds fewer useful completions than a full batch (same answer everywhere)."""
+            short = torch.tensor([1.0 if kept < n_local else 0.0], device=self.accelerator.device)
+            return bool(self.accelerator.gather(short).max().item() > 0)
+
+        # ------------------------------------------------------------------ completions sample
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            if self.completions_path and self.model.training and self.accelerator.is_main_process:
+                self._write_completions()
+            super().log(logs, start_time)
+
+        def _write_completions(self) -> None:
+            prompts = list(self._logs["prompt"])
+            if not prompts:
+                return
+            completions = list(self._logs["completion"])
+            advantages = list(self._logs["advantages"])
+            rewards = {name: list(values) for name, values in self._logs["rewards"].items()}
+            step = self.state.global_step
+            picks = sorted(random.Random(step).sample(range(len(prompts)), min(self.completions_per_step, len(prompts))))
+            path = Path(self.completions_path)
+            with path.open("a", encoding="utf-8") as fh:
+                for i in picks:
+                    record = {
+                        **self.completions_meta,
+                        "step": step,
+                        "prompt": _text(prompts[i], last_user=True),
+                        "completion": _text(completions[i]),
+                        "rewards": {k: _num(v[i]) for k, v in rewards.items() if i < len(v)},
+                        "advantage": _num(advantages[i]) if i < len(advantages) else None,
+                    }
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                fh.flush()
+
+    return PolyGRPOTrainer
+
+
+def _text(value: Any, last_user: bool = False) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value:
+        messages = [m for m in value if isinstance(m, dict)]
+        if last_user:
+            users = [m for m in messages if m.get("role") == "user"]
+            messages = users[-1:] or messages
+        return "\n".join(str(m.get("content", "")) for m in messages)
+    return str(value)
+
+
+def _num(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f

@@ -1,0 +1,324 @@
+"""Run a recipe's stages in order; each stage's final model feeds the next.
+
+Output directory layout::
+
+    OUT/recipe.yaml           the fully resolved recipe
+    OUT/metrics.jsonl         one record per logged step: {stage, stage_type, step, time, loss, learning_rate, …}
+    OUT/completions.jsonl     a sample of GRPO completions per logged step (prompt, completion, rewards, advantage)
+    OUT/stages/<i>-<type>/    the stage's TRL output: checkpoint-<step>/ (model, optimizer, scheduler, RNG state)
+    OUT/stages/<i>-<type>/final/   the stage's final model (the last stage writes OUT/model/ instead)
+    OUT/model/                the run's final model (+ tokenizer)
+    OUT/summary.json          per-stage runtime, steps, last metrics; where the final model is
+
+Resume (``resume=True``): finished stages (final model present) are skipped; the interrupted stage restarts
+from its last checkpoint, and metrics/completions logged after that checkpoint are dropped first, so the files
+end with no duplicated and no missing steps.  Everything else is written to ``path.tmp`` then renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polyreason.config import GRPOStage, Recipe, SFTStage, dump_recipe
+from polyreason.errors import UserError
+from polyreason.train import args as targs
+from polyreason.train.callbacks import make_callbacks, read_jsonl_tolerant, truncate_jsonl
+from polyreason.train.datasets import grpo_records, sft_records, to_dataset
+
+log = logging.getLogger(__name__)
+
+RewardFactory = Callable[[str, dict[str, Any]], Callable[..., Any]]
+StageHook = Callable[[int, Any, str], None]
+
+
+@dataclass
+class StageResult:
+    """What one stage produced."""
+
+    index: int
+    type: str
+    model_dir: str
+    steps: int
+    runtime_s: float
+    skipped: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """What a whole run produced."""
+
+    output_dir: str
+    model_dir: str
+    stages: list[StageResult]
+    metrics_path: str
+    runtime_s: float
+
+
+def stage_dir(out: Path, index: int, stage: SFTStage | GRPOStage) -> Path:
+    return out / "stages" / f"{index}-{stage.type}"
+
+
+def final_dir(out: Path, index: int, recipe: Recipe) -> Path:
+    """Where stage ``index`` saves its final model (the last stage: OUT/model)."""
+    if index == len(recipe.stages) - 1:
+        return out / "model"
+    return stage_dir(out, index, recipe.stages[index]) / "final"
+
+
+def last_checkpoint(directory: Path) -> Path | None:
+    """The highest-numbered complete ``checkpoint-N`` directory (one with trainer_state.json), if any."""
+    best: tuple[int, Path] | None = None
+    for child in directory.glob("checkpoint-*"):
+        suffix = child.name.rsplit("-", 1)[-1]
+        if suffix.isdigit() and (child / "trainer_state.json").is_file():
+            if best is None or int(suffix) > best[0]:
+                best = (int(suffix), child)
+    return best[1] if best else None
+
+
+def run_recipe(
+    recipe: Recipe,
+    output_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    reward_factory: RewardFactory | None = None,
+    on_stage_end: StageHook | None = None,
+) -> RunResult:
+    """Run every stage of ``recipe`` and return where things went (see the module docstring)."""
+    out = Path(output_dir or recipe.output_dir)
+    _prepare_output(out, recipe, resume)
+    metrics_path = out / "metrics.jsonl"
+    start = time.monotonic()
+    model_spec = recipe.model.spec
+    results: list[StageResult] = []
+    for index, stage in enumerate(recipe.stages):
+        target = final_dir(out, index, recipe)
+        if resume and _is_complete(target):
+            log.info("stage %d (%s) already finished: %s", index, stage.type, target)
+            results.append(StageResult(index, stage.type, str(target), 0, 0.0, skipped=True))
+        else:
+            results.append(
+                _run_stage(recipe, index, stage, model_spec, out, resume=resume, reward_factory=reward_factory)
+            )
+        model_spec = str(target)
+        if on_stage_end is not None:
+            on_stage_end(index, stage, model_spec)
+    result = RunResult(str(out), model_spec, results, str(metrics_path), time.monotonic() - start)
+    _write_json(out / "summary.json", _summary(recipe, result))
+    return result
+
+
+def _prepare_output(out: Path, recipe: Recipe, resume: bool) -> None:
+    if not resume and (out / "metrics.jsonl").exists():
+        raise UserError(
+            f"output directory {str(out)!r} already holds a run; fix: pass --resume to continue it, or choose "
+            "another --output-dir"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    text = dump_recipe(recipe)
+    saved = out / "recipe.yaml"
+    if resume and saved.exists() and saved.read_text(encoding="utf-8") != text:
+        log.warning("resuming with a recipe that differs from %s; the new one is saved", saved)
+    tmp = saved.with_suffix(".yaml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(saved)
+
+
+def _is_complete(directory: Path) -> bool:
+    return (directory / "config.json").is_file() or (directory / "adapter_config.json").is_file()
+
+
+def _run_stage(
+    recipe: Recipe,
+    index: int,
+    stage: SFTStage | GRPOStage,
+    model_spec: str,
+    out: Path,
+    *,
+    resume: bool,
+    reward_factory: RewardFactory | None,
+) -> StageResult:
+    sdir = stage_dir(out, index, stage)
+    sdir.mkdir(parents=True, exist_ok=True)
+    checkpoint = last_checkpoint(sdir) if resume else None
+    if checkpoint is not None:
+        step = int(checkpoint.name.rsplit("-", 1)[-1])
+        truncate_jsonl(out / "metrics.jsonl", index, step)
+        truncate_jsonl(out / "completions.jsonl", index, step)
+        log.info("stage %d (%s): resuming from %s", index, stage.type, checkpoint)
+    else:
+        # a fresh start of this stage: forget whatever a killed earlier attempt logged for it
+        truncate_jsonl(out / "metrics.jsonl", index, -1)
+        truncate_jsonl(out / "completions.jsonl", index, -1)
+    model, tokenizer = load_for_training(recipe, model_spec)
+    if isinstance(stage, SFTStage):
+        trainer = _sft_trainer(recipe, index, stage, model, tokenizer, sdir)
+    else:
+        trainer = _grpo_trainer(recipe, index, stage, model, tokenizer, sdir, out, reward_factory)
+    callbacks = make_callbacks(out / "metrics.jsonl", index, stage.type)
+    _install_callbacks(trainer, callbacks)
+    started = time.monotonic()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    runtime = time.monotonic() - started
+    target = final_dir(out, index, recipe)
+    save_final(trainer, tokenizer, target)
+    summary = dict(callbacks[0].summary)
+    return StageResult(index, stage.type, str(target), trainer.state.global_step, runtime, summary=summary)
+
+
+def _install_callbacks(trainer: Any, callbacks: list[Any]) -> None:
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
+    trainer.remove_callback(ProgressCallback)
+    for cb in callbacks:
+        trainer.add_callback(cb)
+
+
+def load_for_training(recipe: Recipe, spec: str) -> tuple[Any, Any]:
+    """Model (not moved: the Trainer places it) and tokenizer for a stage."""
+    from transformers import AutoModelForCausalLM
+
+    from polyreason.models import load_tokenizer, resolve_dtype, resolve_model_path
+
+    path = resolve_model_path(spec)
+    kwargs: dict[str, Any] = {"dtype": resolve_dtype(recipe.model.dtype),
+                              "trust_remote_code": recipe.model.trust_remote_code}
+    if recipe.model.attn_implementation:
+        kwargs["attn_implementation"] = recipe.model.attn_implementation
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    tokenizer = load_tokenizer(spec, trust_remote_code=recipe.model.trust_remote_code)
+    return model, tokenizer
+
+
+def _peft_config(stage: SFTStage | GRPOStage) -> Any:
+    if stage.lora is None:
+        return None
+    from peft import LoraConfig
+
+    lora = stage.lora
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
+
+
+def _load_rows(source: str, recipe: Recipe, kind: str) -> list[dict[str, Any]]:
+    from polyreason.data import load_rows
+
+    return list(load_rows(source, split=recipe.data.split, column_map=recipe.data.column_map or None, kind=kind,
+                          language=recipe.language, limit=recipe.data.limit))
+
+
+def sft_source(recipe: Recipe, stage: SFTStage) -> str:
+    """The SFT data source: the stage's, else data.sft, else synthetic traces in the recipe's language."""
+    return stage.data or recipe.data.sft or f"synthetic:256:{recipe.language}"
+
+
+def _sft_trainer(recipe: Recipe, index: int, stage: SFTStage, model: Any, tokenizer: Any, sdir: Path) -> Any:
+    from trl import SFTTrainer
+
+    rows = _load_rows(sft_source(recipe, stage), recipe, "sft")
+    dataset = to_dataset(sft_records(rows, tokenizer, system_prompt=recipe.data.system_prompt,
+                                     language=recipe.language))
+    config = targs.build_sft_config(recipe, stage, str(sdir))
+    tokenizer.padding_side = "right"  # training pads on the right; generation (GRPO, eval) on the left
+    return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                      peft_config=_peft_config(stage))
+
+
+def build_reward_funcs(
+    rewards: dict[str, Any], reward_factory: RewardFactory | None = None
+) -> tuple[list[Any], list[float]]:
+    """One TRL reward callable per recipe reward (by name, with params) and the matching weights."""
+    if reward_factory is None:
+        try:
+            from polyreason.rewards import build_reward
+        except ImportError as exc:
+            raise UserError(f"the reward suite is not available ({exc}); fix: reinstall polyreason") from None
+
+        def reward_factory(name: str, params: dict[str, Any]) -> Any:
+            return build_reward(name, **params)
+
+    funcs, weights = [], []
+    for name, spec in rewards.items():
+        funcs.append(reward_factory(name, dict(spec.params)))
+        weights.append(float(spec.weight))
+    return funcs, weights
+
+
+def _grpo_trainer(
+    recipe: Recipe,
+    index: int,
+    stage: GRPOStage,
+    model: Any,
+    tokenizer: Any,
+    sdir: Path,
+    out: Path,
+    reward_factory: RewardFactory | None,
+) -> Any:
+    from polyreason.train.dynamic import make_trainer_class
+
+    funcs, weights = build_reward_funcs(recipe.stage_rewards(stage), reward_factory)
+    rows = _load_rows(recipe.data.train, recipe, "rl")
+    dataset = to_dataset(grpo_records(rows, tokenizer, max_prompt_length=stage.max_prompt_length,
+                                      system_prompt=recipe.data.system_prompt, language=recipe.language))
+    config = targs.build_grpo_config(recipe, stage, str(sdir), weights)
+    trainer_cls = make_trainer_class()
+    return trainer_cls(
+        model=model,
+        reward_funcs=funcs,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=_peft_config(stage),
+        dynamic_sampling=bool(stage.dynamic_sampling),
+        dynamic_sampling_max_rounds=stage.dynamic_sampling_max_rounds,
+        completions_path=str(out / "completions.jsonl") if recipe.tracking.log_completions else None,
+        completions_meta={"stage": index},
+    )
+
+
+def save_final(trainer: Any, tokenizer: Any, target: Path) -> None:
+    """Save the trained model (LoRA merged into the weights) and tokenizer atomically to ``target``."""
+    if not trainer.accelerator.is_main_process:
+        trainer.accelerator.wait_for_everyone()
+        return
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    tmp = target.with_name(target.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    trainer.accelerator.wait_for_everyone()
+
+
+def _summary(recipe: Recipe, result: RunResult) -> dict[str, Any]:
+    records = read_jsonl_tolerant(Path(result.metrics_path))
+    stages = []
+    for st in result.stages:
+        last = [r for r in records if r.get("stage") == st.index]
+        stages.append({"index": st.index, "type": st.type, "model_dir": st.model_dir, "steps": st.steps,
+                       "runtime_s": round(st.runtime_s, 2), "skipped": st.skipped,
+                       "logged_steps": len(last), "last_metrics": last[-1] if last else None,
+                       "trainer_summary": st.summary})
+    return {"name": recipe.name, "model_dir": result.model_dir, "output_dir": result.output_dir,
+            "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2), "stages": stages}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path)
