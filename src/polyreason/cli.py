@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "recipe",
     "demo",
     "eval",
+    "data",
 ]
 
 err_console = Console(stderr=True, soft_wrap=True)

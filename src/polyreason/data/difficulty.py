@@ -1,0 +1,199 @@
+"""Difficulty from a model's pass rate, and mixing a training set by difficulty.
+
+``estimate_difficulty`` samples a model ``k`` times per problem, verifies each completion against the gold
+answer and tags the row: ``easy`` if pass rate >= ``easy_min`` (default 0.75), ``hard`` if <= ``hard_max``
+(default 0.25), ``medium`` between; rows whose gold the verifier cannot parse get ``difficulty: null``.
+Output is append-only and resumable (rows already in ``<output>.partial`` are skipped on restart).
+
+``mix`` picks a target number of rows with given difficulty fractions (reservoir sampling per bucket, so
+memory is bounded by the target size), after length filters; the result is shuffled, deterministic by seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+from polyreason.data.curate import problem_text
+from polyreason.data.io import AtomicJsonl, ResumableJsonl
+from polyreason.data.schema import row_id
+from polyreason.errors import UserError
+from polyreason.progress import track
+
+log = logging.getLogger(__name__)
+Verifier = Callable[[str, str, str], "bool | None"]
+
+
+def default_verifier() -> Verifier:
+    """``(gold, completion, language) -> correct | None`` from :func:`polyreason.verify.verify`.
+
+    Falls back to math-verify on the last ``\\boxed{}`` if polyreason.verify is not importable.
+    """
+    try:
+        from polyreason.verify import verify
+    except ImportError:
+        log.warning("polyreason.verify unavailable; using math-verify on the last \\boxed{} directly")
+        return _fallback_verify
+
+    def check(gold: str, completion: str, language: str) -> bool | None:
+        return verify(gold, completion, language).correct
+
+    return check
+
+
+def _fallback_verify(gold: str, completion: str, language: str) -> bool | None:
+    from math_verify import parse, verify
+
+    from polyreason.data.formats import last_boxed
+
+    g = parse(f"\\boxed{{{gold}}}")
+    if not g:
+        return None
+    pred = last_boxed(completion.split("</think>")[-1])
+    if pred is None:
+        return False
+    return bool(verify(g, parse(f"\\boxed{{{pred}}}")))
+
+
+def tag(pass_rate: float | None, easy_min: float = 0.75, hard_max: float = 0.25) -> str | None:
+    """``easy`` / ``medium`` / ``hard`` from a pass rate (None stays None)."""
+    if pass_rate is None:
+        return None
+    if pass_rate >= easy_min:
+        return "easy"
+    if pass_rate <= hard_max:
+        return "hard"
+    return "medium"
+
+
+def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _batch_seed(seed: int, rid: str) -> int:
+    return seed + int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16)
+
+
+def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, k: int = 4, batch_size: int = 8,
+                        max_new_tokens: int = 512, temperature: float = 0.7, top_p: float = 0.95, seed: int = 0,
+                        easy_min: float = 0.75, hard_max: float = 0.25, resume: bool = True,
+                        verifier: Verifier | None = None, total: int | None = None) -> dict:
+    """Sample ``generator`` ``k`` times per RL row, verify, tag and append rows to ``output`` (resumable).
+
+    Each written row gains ``pass_rate``, ``n_correct``, ``n_samples``, ``difficulty`` and
+    ``difficulty_model``.  Returns counts per difficulty.
+    """
+    from polyreason.prompts import build_messages
+
+    if k < 1:
+        raise UserError(f"--k must be >= 1, got {k}; fix: e.g. --k 8")
+    check = verifier or default_verifier()
+    writer = ResumableJsonl(output, resume=resume)
+    counts: Counter = Counter()
+    skipped = 0
+
+    def todo() -> Iterator[dict]:
+        nonlocal skipped
+        for row in rows:
+            row = dict(row)
+            if not row.get("id"):
+                row["id"] = row_id(problem_text(row))
+            if row["id"] in writer.done:
+                skipped += 1
+                continue
+            yield row
+
+    try:
+        for batch in track(_batches(todo(), batch_size), total=None, description="difficulty", unit="batches"):
+            convs = [build_messages(problem_text(r), r.get("language", "en")) for r in batch]
+            outs = generator.chat(convs, n=k, max_new_tokens=max_new_tokens, temperature=temperature,
+                                  top_p=top_p, seed=_batch_seed(seed, batch[0]["id"]))
+            for row, completions in zip(batch, outs, strict=True):
+                verdicts = [check(str(row["answer"]), c, row.get("language", "en")) for c in completions]
+                rate = None if any(v is None for v in verdicts) else sum(bool(v) for v in verdicts) / len(verdicts)
+                row.update(pass_rate=rate, n_correct=sum(bool(v) for v in verdicts), n_samples=len(verdicts),
+                           difficulty=tag(rate, easy_min, hard_max), difficulty_model=generator.name)
+                counts[str(row["difficulty"])] += 1
+                writer.write(row)
+    except BaseException:
+        writer.close()
+        raise
+    writer.finish()
+    return {"counts": dict(counts), "n_written": sum(counts.values()), "n_resumed": skipped,
+            "output": str(output)}
+
+
+# -------------------------------------------------------------------------------------------------- mix
+def parse_ratio(spec: str) -> dict[str, float]:
+    """``"easy=0.3,medium=0.4,hard=0.3"`` -> fractions summing to 1 (normalised)."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, sep, value = part.partition("=")
+        try:
+            frac = float(value)
+        except ValueError:
+            frac = -1.0
+        if not sep or frac < 0:
+            raise UserError(f"bad ratio part {part!r}; fix: e.g. --ratio easy=0.3,medium=0.4,hard=0.3")
+        out[name.strip()] = frac
+    total = sum(out.values())
+    if total <= 0:
+        raise UserError(f"ratio {spec!r} sums to 0; fix: give positive fractions")
+    return {k: v / total for k, v in out.items()}
+
+
+def _answer_len(row: dict) -> int:
+    msgs = row.get("messages")
+    if isinstance(msgs, list) and msgs:
+        return len(str(msgs[-1].get("content", "")))
+    return len(str(row.get("solution") or ""))
+
+
+def mix(rows: Iterable[dict], output: str | Path, *, size: int, ratio: dict[str, float], seed: int = 0,
+        min_chars: int = 0, max_chars: int | None = None, max_solution_chars: int | None = None) -> dict:
+    """Write ``size`` rows to ``output`` with difficulty fractions ``ratio`` (rows with no difficulty count as
+    ``unknown``), after dropping problems shorter than ``min_chars`` / longer than ``max_chars`` and
+    solutions/assistant turns longer than ``max_solution_chars``.  A bucket with too few rows contributes all
+    it has (the report says so); nothing is silently refilled from other buckets.
+    """
+    if size < 1:
+        raise UserError(f"--size must be >= 1, got {size}")
+    targets = {name: round(size * frac) for name, frac in ratio.items()}
+    rng = random.Random(f"polyreason-mix:{seed}")
+    reservoirs: dict[str, list[dict]] = {name: [] for name in targets}
+    seen: Counter = Counter()
+    filtered = 0
+    for row in rows:
+        n_chars = len(problem_text(row))
+        if n_chars < min_chars or (max_chars is not None and n_chars > max_chars) or (
+                max_solution_chars is not None and _answer_len(row) > max_solution_chars):
+            filtered += 1
+            continue
+        bucket = row.get("difficulty") or "unknown"
+        if bucket not in targets:
+            continue
+        seen[bucket] += 1
+        res, cap = reservoirs[bucket], targets[bucket]
+        if len(res) < cap:
+            res.append(row)
+        else:
+            j = rng.randrange(seen[bucket])
+            if j < cap:
+                res[j] = row
+    chosen = [r for name in targets for r in reservoirs[name]]
+    rng.shuffle(chosen)
+    with AtomicJsonl(output) as out:
+        for row in chosen:
+            out.write(row)
+    short = {n: {"wanted": targets[n], "available": seen[n]} for n in targets if seen[n] < targets[n]}
+    if short:
+        log.warning("not enough rows for %s", short)
+    return {"n_written": len(chosen), "targets": targets, "available": dict(seen), "shortfall": short,
+            "n_filtered_by_length": filtered, "output": str(output)}

@@ -1,0 +1,65 @@
+"""`prepare`: turn any supported source into standard rows, with row-level validation and a rejects file."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from polyreason.data.io import AtomicJsonl, dumps
+from polyreason.data.sources import load_rows
+from polyreason.errors import UserError
+from polyreason.progress import track
+
+log = logging.getLogger(__name__)
+
+
+def prepare(source: str, output: str | Path, *, kind: str = "rl", split: str = "train",
+            column_map: dict[str, str] | None = None, language: str | None = None, source_name: str | None = None,
+            skip_invalid: bool = False, rejects: str | Path | None = None, limit: int | None = None) -> dict:
+    """Stream ``source`` through :func:`polyreason.data.load_rows` into JSONL at ``output``.
+
+    Without ``skip_invalid`` the first invalid row stops the run with an error naming the row and column
+    (nothing is written).  With it, invalid rows go to ``rejects`` (default ``<output>.rejects.jsonl``) as
+    ``{"index", "error", "row"}`` and the run goes on.  ``source_name`` overrides the ``source`` column.
+    Returns a report ``{"n_written", "n_rejected", "output", "rejects", "kinds"}``.
+    """
+    output = Path(output)
+    rejects_path = Path(rejects) if rejects else output.with_name(output.stem + ".rejects.jsonl")
+    n_rejected = 0
+    rejects_tmp = rejects_path.with_name(rejects_path.name + ".tmp")
+    rejects_fh = None
+
+    def on_invalid(index: int, raw: dict, err: UserError) -> None:
+        nonlocal n_rejected, rejects_fh
+        n_rejected += 1
+        if rejects_fh is None:
+            rejects_path.parent.mkdir(parents=True, exist_ok=True)
+            rejects_fh = rejects_tmp.open("w", encoding="utf-8")
+        rejects_fh.write(dumps({"index": index, "error": str(err), "row": _jsonable(raw)}) + "\n")
+        if n_rejected <= 5:
+            log.warning("rejected: %s", err)
+
+    rows = load_rows(source, split=split, column_map=column_map, kind=kind, language=language,
+                     on_invalid=on_invalid if skip_invalid else None, limit=limit)
+    try:
+        with AtomicJsonl(output) as out:
+            for row in track(rows, total=limit, description=f"prepare {Path(source).name}", unit="rows"):
+                if source_name:
+                    row["source"] = source_name
+                out.write(_jsonable(row))
+    finally:
+        if rejects_fh is not None:
+            rejects_fh.close()
+            rejects_tmp.replace(rejects_path)
+    return {"n_written": out.count, "n_rejected": n_rejected, "output": str(output),
+            "rejects": str(rejects_path) if n_rejected else None}
+
+
+def _jsonable(row: dict) -> dict:
+    """Make hub rows JSON-safe (numpy scalars, datetimes and the like become strings)."""
+    try:
+        json.dumps(row, ensure_ascii=False)
+        return row
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(row, ensure_ascii=False, default=str))
