@@ -233,8 +233,22 @@ def _sft_trainer(recipe: Recipe, index: int, stage: SFTStage, model: Any, tokeni
                       peft_config=_peft_config(stage))
 
 
+# Length-aware rewards default their length budget to the stage's max_completion_length.
+_LENGTH_REWARDS = ("cosine", "soft_overlong")
+
+
+def reward_params(name: str, params: dict[str, Any], max_completion_length: int | None) -> dict[str, Any]:
+    """``params`` with stage-derived defaults: ``max_len`` (and a soft_overlong ``cache`` of a quarter of it)."""
+    params = dict(params)
+    if name in _LENGTH_REWARDS and max_completion_length and "max_len" not in params:
+        params["max_len"] = max_completion_length
+        if name == "soft_overlong" and "cache" not in params:
+            params["cache"] = max(1, min(200, max_completion_length // 4))
+    return params
+
+
 def build_reward_funcs(
-    rewards: dict[str, Any], reward_factory: RewardFactory | None = None
+    rewards: dict[str, Any], reward_factory: RewardFactory | None = None, max_completion_length: int | None = None
 ) -> tuple[list[Any], list[float]]:
     """One TRL reward callable per recipe reward (by name, with params) and the matching weights."""
     if reward_factory is None:
@@ -248,7 +262,7 @@ def build_reward_funcs(
 
     funcs, weights = [], []
     for name, spec in rewards.items():
-        funcs.append(reward_factory(name, dict(spec.params)))
+        funcs.append(reward_factory(name, reward_params(name, spec.params, max_completion_length)))
         weights.append(float(spec.weight))
     return funcs, weights
 
@@ -265,7 +279,7 @@ def _grpo_trainer(
 ) -> Any:
     from polyreason.train.dynamic import make_trainer_class
 
-    funcs, weights = build_reward_funcs(recipe.stage_rewards(stage), reward_factory)
+    funcs, weights = build_reward_funcs(recipe.stage_rewards(stage), reward_factory, stage.max_completion_length)
     rows = _load_rows(recipe.data.train, recipe, "rl")
     dataset = to_dataset(grpo_records(rows, tokenizer, max_prompt_length=stage.max_prompt_length,
                                       system_prompt=recipe.data.system_prompt, language=recipe.language))

@@ -1,0 +1,105 @@
+"""A small batched greedy evaluation on held-out problems (the quickstart's before/after numbers).
+
+It measures, on the same problems for every model: accuracy (``polyreason.verify``), format compliance (the
+``format`` reward is 1.0: one ``<think>…</think>`` block with reasoning, then a ``\\boxed{}`` answer), the mean
+of the recipe's weighted reward, and the mean completion length in tokens.  ``polyreason eval`` is the full
+evaluator (benchmarks, n samples, pass@k); this one exists so training can report progress cheaply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from polyreason.prompts import build_messages, format_prompt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HeldOutScore:
+    """Scores of one model on held-out problems (rates in [0, 1])."""
+
+    label: str
+    n: int
+    accuracy: float
+    format: float
+    mean_reward: float
+    mean_length: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def generate_greedy(model: Any, tokenizer: Any, prompts: list[str], *, max_new_tokens: int,
+                    batch_size: int = 50) -> tuple[list[str], list[int]]:
+    """Greedy completions (text, token count) for chat-formatted ``prompts``, in batches."""
+    import torch
+
+    tokenizer.padding_side = "left"
+    texts, lengths = [], []
+    eos = tokenizer.eos_token_id
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=eos)
+        for row in out[:, enc["input_ids"].shape[1]:]:
+            ids = row.tolist()
+            n = next((i + 1 for i, t in enumerate(ids) if t == eos), len(ids))
+            lengths.append(n)
+            texts.append(tokenizer.decode(ids[:n], skip_special_tokens=True))
+    return texts, lengths
+
+
+def score_heldout(
+    model: Any,
+    tokenizer: Any,
+    problems: list[dict[str, Any]],
+    *,
+    label: str,
+    reward_weights: dict[str, float],
+    reward_params: dict[str, dict[str, Any]] | None = None,
+    max_new_tokens: int = 64,
+    batch_size: int = 50,
+) -> tuple[HeldOutScore, list[dict[str, Any]]]:
+    """Evaluate ``model`` greedily on ``problems`` (RL rows); returns the scores and per-problem records."""
+    from polyreason.rewards import build_reward
+    from polyreason.verify import verify_batch
+
+    started = time.monotonic()
+    model.eval()
+    prompts = [format_prompt(tokenizer, build_messages(p["problem"], p.get("language", "en"))) for p in problems]
+    texts, lengths = generate_greedy(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    golds = [str(p["answer"]) for p in problems]
+    languages = [p.get("language", "en") for p in problems]
+    verdicts = verify_batch(golds, texts, languages)
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    ids = [[0] * n for n in lengths]
+    columns = {"answer": golds, "language": languages, "completion_ids": ids}
+    fmt = build_reward("format")(prompts, completions, **columns)
+    total = [0.0] * len(texts)
+    for name, weight in reward_weights.items():
+        values = build_reward(name, **(reward_params or {}).get(name, {}))(prompts, completions, **columns)
+        total = [t + weight * (v or 0.0) for t, v in zip(total, values, strict=True)]
+    n = len(problems)
+    score = HeldOutScore(
+        label=label,
+        n=n,
+        accuracy=sum(bool(v.correct) for v in verdicts) / n,
+        format=sum(f == 1.0 for f in fmt) / n,
+        mean_reward=sum(total) / n,
+        mean_length=sum(lengths) / n,
+        seconds=time.monotonic() - started,
+    )
+    records = [
+        {"problem": p["problem"], "answer": g, "completion": t, "correct": v.correct, "extracted": v.extracted}
+        for p, g, t, v in zip(problems, golds, texts, verdicts, strict=True)
+    ]
+    log.info("%s: accuracy %.2f, format %.2f (%d problems, %.0f s)", label, score.accuracy, score.format, n,
+             score.seconds)
+    return score, records
