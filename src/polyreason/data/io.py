@@ -5,6 +5,7 @@ Two writers:
 * :class:`AtomicJsonl` -- writes ``path.tmp`` and renames it to ``path`` on success (nothing half-written).
 * :class:`ResumableJsonl` -- append-only ``path.partial``; on restart the ids already written are read back
   (:attr:`ResumableJsonl.done`) so work can skip them; :meth:`ResumableJsonl.finish` renames to ``path``.
+  A finished ``path`` is resumed the same way, so rerunning a command only processes rows it has not done.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class ResumableJsonl:
         self.id_key = id_key
         self.done: set[str] = set()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume and not self.partial.exists() and self.path.exists():
+            os.replace(self.path, self.partial)  # a finished output resumes too: a rerun only adds new rows
         if resume and self.partial.exists():
             self._reload()
         elif self.partial.exists():
