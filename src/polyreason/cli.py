@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "demo",
     "eval",
     "data",
+    "train",
 ]
 
 err_console = Console(stderr=True, soft_wrap=True)
