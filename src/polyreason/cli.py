@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "eval",
     "data",
     "train",
+    "score",
 ]
 
 err_console = Console(stderr=True, soft_wrap=True)

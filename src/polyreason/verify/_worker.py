@@ -32,10 +32,15 @@ def parse_gold(gold: str) -> list:
 def _equation_verdict(gold: list, pred: list) -> bool | None:
     """Compare two equations as equations (left - right proportional), avoiding math-verify's collapse-to-0
     false positive ("3x-y+13=0" vs "3x+4y+14=0").  None when either side is not an equation."""
-    from sympy import Eq, simplify
+    from sympy import Eq, Expr, simplify
 
-    g = next((x for x in gold if isinstance(x, Eq)), None)
-    p = next((x for x in pred if isinstance(x, Eq)), None)
+    def equation(parsed: list):
+        eq = next((x for x in parsed if isinstance(x, Eq)), None)
+        if eq is None or not isinstance(eq.lhs, Expr) or not isinstance(eq.rhs, Expr):
+            return None  # e.g. x = [-2, 7] (an interval) is membership, not an equation
+        return eq
+
+    g, p = equation(gold), equation(pred)
     if g is None or p is None:
         return None
     dg, dp = g.lhs - g.rhs, p.lhs - p.rhs

@@ -118,6 +118,8 @@ def extract_answer(text: str, language: str = "en") -> str | None:
     boxes = boxed_contents(region)
     if boxes:
         return boxes[-1][:MAX_ANSWER_CHARS] if boxes[-1] else None
+    if _BOXED.search(region):
+        return None  # a \boxed{ that never closes: the answer was cut off
     return _phrase_answer(region)
 
 

@@ -82,6 +82,13 @@ def clean_answer(answer: str) -> str:
     return s
 
 
+def text_key(answer: str) -> str:
+    """Whitespace- and layout-insensitive text of an answer: equal keys mean the same written answer."""
+    s = clean_answer(answer)
+    s = re.sub(r"\\(?:text|mathrm|textbf|mbox)\s*\{\s*\}", "", s)
+    return re.sub(r"\s+", "", s).rstrip(".")
+
+
 def split_top_level(s: str, seps: str = ",;") -> list[str]:
     """Split on separators that are not inside (), [], {} (a linear scan)."""
     parts, depth, start = [], 0, 0

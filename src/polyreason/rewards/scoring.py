@@ -1,0 +1,163 @@
+"""Scoring files of completions with a weighted set of rewards (the library side of ``polyreason score``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from polyreason.errors import UserError
+from polyreason.rewards.registry import build_composite, combine, reward_names
+
+DEFAULT_CHUNK = 256
+
+
+def parse_weights(spec: str) -> dict[str, float]:
+    """``"accuracy=1.0,language=0.2,format"`` -> {"accuracy": 1.0, "language": 0.2, "format": 1.0}."""
+    weights: dict[str, float] = {}
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            weight = float(value) if sep else 1.0
+        except ValueError:
+            raise UserError(
+                f"--rewards: weight {value!r} of {name!r} is not a number; fix: e.g. {name}=0.5"
+            ) from None
+        weights[name] = weight
+    if not weights:
+        raise UserError(
+            f"--rewards is empty; fix: e.g. --rewards accuracy=1.0,format=0.1 (names: {', '.join(reward_names())})"
+        )
+    return weights
+
+
+def parse_param(item: str) -> tuple[str, str, Any]:
+    """``"cosine.max_len=512"`` -> ("cosine", "max_len", 512) (the value is read as YAML)."""
+    import yaml
+
+    key, sep, raw = item.partition("=")
+    name, dot, param = key.strip().partition(".")
+    if not sep or not dot or not name or not param:
+        raise UserError(
+            f"--param {item!r}: expected REWARD.PARAM=VALUE; fix: e.g. --param cosine.max_len=512"
+        )
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return name, param, value
+
+
+def rewards_from_recipe(path: str | Path) -> tuple[dict[str, float], dict[str, dict], str]:
+    """(weights, params, language) from a recipe's ``rewards`` section (else its first GRPO stage's)."""
+    from polyreason.config import load_recipe
+
+    recipe = load_recipe(path)
+    specs = dict(recipe.rewards or {})
+    if not specs:
+        for stage in recipe.stages:
+            if getattr(stage, "rewards", None):
+                specs = dict(stage.rewards)
+                break
+    if not specs:
+        raise UserError(f"{path}: the recipe has no rewards section; fix: add `rewards:` or use --rewards")
+    weights = {name: float(spec.weight) for name, spec in specs.items()}
+    params = {name: dict(spec.params) for name, spec in specs.items() if spec.params}
+    return weights, params, recipe.language
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Read and check ``{"completion": str, "answer": str, "language"?: str}`` rows; errors name the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"input file {str(path)!r} does not exist; fix: check the path")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(
+                    f"{path}:{lineno}: not valid JSON ({exc.msg}); fix: one JSON object per line"
+                ) from None
+            rows.append(_check_row(row, path, lineno))
+    if not rows:
+        raise UserError(f"{path}: no rows; fix: one JSON object per line with completion and answer")
+    return rows
+
+
+def _check_row(row: Any, path: Path, lineno: int) -> dict:
+    where = f"{path}:{lineno}"
+    if not isinstance(row, dict):
+        raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    completion = row.get("completion")
+    if isinstance(completion, list) and all(isinstance(m, dict) for m in completion):
+        pass  # chat messages are accepted as TRL passes them
+    elif not isinstance(completion, str):
+        raise UserError(
+            f'{where}: "completion" must be a string (got {type(completion).__name__}); fix the row'
+        )
+    answer = row.get("answer")
+    if isinstance(answer, int | float) and not isinstance(answer, bool):
+        row = {**row, "answer": str(answer)}
+    elif not isinstance(answer, str):
+        raise UserError(f'{where}: "answer" must be a string (got {type(answer).__name__}); fix the row')
+    lang = row.get("language")
+    if lang is not None and not isinstance(lang, str):
+        raise UserError(f'{where}: "language" must be a string like "es" (got {lang!r})')
+    return row
+
+
+def score_rows(
+    rows: list[dict],
+    weights: Mapping[str, float],
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    language: str = "en",
+    chunk: int = DEFAULT_CHUNK,
+    progress: bool = True,
+) -> Iterable[dict]:
+    """Yield each row (in order) with ``rewards`` {name: value} and ``total`` (Σ weight·value, None if any
+    weighted part is None) added."""
+    composite = build_composite(weights, params)
+    chunks = range(0, len(rows), chunk)
+    if progress:
+        from polyreason.progress import track
+
+        chunks = track(chunks, total=len(chunks), description="scoring", unit="chunk")
+    for start in chunks:
+        batch = rows[start : start + chunk]
+        kwargs = {
+            "answer": [r["answer"] for r in batch],
+            "language": [r.get("language") or language for r in batch],
+        }
+        completions = [r["completion"] for r in batch]
+        parts = composite.components([r.get("prompt") for r in batch], completions, **kwargs)
+        totals = combine(weights, parts, len(batch))
+        for i, row in enumerate(batch):
+            yield {**row, "rewards": {name: vals[i] for name, vals in parts.items()}, "total": totals[i]}
+
+
+def write_jsonl_atomic(path: str | Path, rows: Iterable[dict]) -> int:
+    """Write rows to ``path`` through ``path.tmp`` + rename (no partial file on error); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return n
