@@ -51,6 +51,7 @@ def test_language_report_and_summary() -> None:
     report = lang.language_report(completion, "es", truncated=False, has_answer=True)
     assert report["reasoning_language"] == "es" and report["reasoning_compliant"] is True
     assert report["answer_compliant"] is True and report["flags"] == []
+    assert report["language_score"] > 0.5 and report["naturalness"] == 1.0 and report["repetition_penalty"] == 0.0
     english = lang.language_report("<think>\nFirst we count the eggs that remain after breakfast and baking.\n"
                                    "</think>\n\n\\boxed{18}", "es", truncated=True, has_answer=False)
     assert "wrong_language" in english["flags"] and "truncated" in english["flags"]
@@ -58,3 +59,4 @@ def test_language_report_and_summary() -> None:
     assert summary["reasoning_compliance"] == 0.5
     assert summary["answer_undetermined"] == 1
     assert summary["flags"]["truncated"] == 0.5 and summary["flags"]["empty"] == 0.0
+    assert 0.0 <= summary["mean_language_score"] <= 1.0

@@ -18,7 +18,7 @@ from typing import Any
 from polyreason.prompts import THINK_CLOSE, THINK_OPEN
 
 MIN_LETTERS = 20
-FLAGS = ("empty", "no_answer", "truncated", "repetition_loop", "mixed_script", "wrong_language")
+FLAGS = ("empty", "no_answer", "truncated", "repetition_loop", "mixed_script", "wrong_language", "unnatural")
 
 _MATH = re.compile(
     r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\boxed\s*\{[^{}]*(\{[^{}]*\}[^{}]*)*\}", re.DOTALL
@@ -120,6 +120,22 @@ def repetition_loop(text: str, n: int = 4, threshold: float = 0.5, min_words: in
     return any(count >= 4 for count in lines.values())
 
 
+def reward_scores(completion: str, language: str) -> dict[str, float]:
+    """The training rewards' own views of a sample (polyreason.rewards): language score in [0, 1],
+    naturalness in [0, 1] (rules exist for Spanish) and repetition penalty in [0, 1]; empty if unavailable."""
+    try:
+        from polyreason.rewards.language import language_score
+        from polyreason.rewards.naturalness import naturalness_score
+        from polyreason.rewards.repetition import repetition_penalty
+    except ImportError:  # pragma: no cover - rewards ship with the package
+        return {}
+    return {
+        "language_score": float(language_score(completion, language)),
+        "naturalness": float(naturalness_score(completion, language)),
+        "repetition_penalty": float(repetition_penalty(completion)),
+    }
+
+
 def language_report(completion: str, language: str, *, truncated: bool, has_answer: bool) -> dict[str, Any]:
     """Per-sample language fields: detected languages of reasoning and answer, compliance, and flags."""
     reasoning, answer = split_completion(completion)
@@ -138,7 +154,13 @@ def language_report(completion: str, language: str, *, truncated: bool, has_answ
         flags.append("mixed_script")
     if reasoning_lang is not None and reasoning_lang != language:
         flags.append("wrong_language")
+    scores = reward_scores(completion, language)
+    if scores.get("naturalness", 1.0) < 1.0:
+        flags.append("unnatural")
+    if scores.get("repetition_penalty", 0.0) >= 0.5 and "repetition_loop" not in flags:
+        flags.append("repetition_loop")
     return {
+        **scores,
         "reasoning_language": reasoning_lang,
         "answer_language": answer_lang,
         "reasoning_compliant": None if reasoning_lang is None else reasoning_lang == language,
@@ -154,6 +176,9 @@ def summarize_language(reports: list[dict[str, Any]]) -> dict[str, Any]:
         known = [r[f"{part}_compliant"] for r in reports if r[f"{part}_compliant"] is not None]
         out[f"{part}_compliance"] = sum(known) / len(known) if known else None
         out[f"{part}_undetermined"] = len(reports) - len(known)
+    for score in ("language_score", "naturalness", "repetition_penalty"):
+        values = [r[score] for r in reports if r.get(score) is not None]
+        out[f"mean_{score}"] = sum(values) / len(values) if values else None
     total = len(reports) or 1
     out["flags"] = {flag: sum(flag in r["flags"] for r in reports) / total for flag in FLAGS}
     return out
