@@ -44,6 +44,9 @@ def eval_command(
     ),
     benchmark: str = typer.Option(None, "--benchmark", help="The benchmark the --predictions rows belong to."),
     verify_timeout: float = typer.Option(2.0, "--verify-timeout", help="Seconds allowed per verification."),
+    source: str = typer.Option(
+        "package", help="package (vendored copy, offline) or hub (the same sets read through `datasets`)."
+    ),
 ) -> None:
     """Evaluate a model zero-shot (pass@1 over n samples, pass@k, 95% CI, length, language) — resumable."""
     from polyreason.evaluate.runner import EvalConfig, run_eval, score_predictions
@@ -69,7 +72,7 @@ def eval_command(
         params=GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
         backend=backend, batch_size=batch_size, prompt_style=prompt_style, prompt_template=prompt_template,
         system=system, cache=cache, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
-        verify_timeout=verify_timeout,
+        verify_timeout=verify_timeout, source=source,
     )
     summary, stats = run_eval(config)
     _print_summary(console, summary, output)

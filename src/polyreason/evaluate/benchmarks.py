@@ -153,17 +153,23 @@ def _amc(row: dict[str, Any]) -> dict[str, Any]:
 
 def _minerva(row: dict[str, Any]) -> dict[str, Any]:
     gold = last_boxed(row["solution"])
+    if gold is None and row.get("answer") is not None:  # hub copies may carry the answer as a column
+        gold = str(row["answer"])
     return {
         "problem": row["problem"],
         "gold": gold if gold is not None else "",
         "raw_gold": gold if gold is not None else "",
         "solution": row["solution"],
-        "meta": {"subject": row["type"], "id": str(row["idx"])},
+        "meta": {"subject": row.get("type"), "id": str(row.get("idx", row.get("id")))},
     }
 
 
 def _olympiad(row: dict[str, Any]) -> dict[str, Any]:
     context = row.get("context")
+    if "question" not in row and "problem" in row:  # hub copies name the column "problem"
+        row = {**row, "question": row["problem"]}
+    if "final_answer" not in row and "answer" in row:
+        row = {**row, "final_answer": row["answer"]}
     problem = row["question"] if not context or context == "None" else f"{context}\n\n{row['question']}"
     solution = row.get("solution")
     if isinstance(solution, list):
@@ -179,7 +185,7 @@ def _olympiad(row: dict[str, Any]) -> dict[str, Any]:
             "answer_type": row.get("answer_type"),
             "multiple_answers": bool(row.get("is_multiple_answer")),
             "unit": unit if unit and unit != "None" else None,
-            "id": str(row["id"]),
+            "id": str(row.get("id")),
         },
     }
 

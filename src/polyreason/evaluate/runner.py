@@ -54,6 +54,7 @@ class EvalConfig:
     device: str | None = None
     trust_remote_code: bool = False
     verify_timeout: float = 2.0
+    source: str = "package"
 
     def __post_init__(self) -> None:
         self.benchmarks = expand_names(self.benchmarks)
@@ -69,6 +70,7 @@ class EvalConfig:
             "samples": self.samples,
             "limit": self.limit,
             "prompt_style": self.prompt_style,
+            "source": self.source,
             "prompt_template": self.prompt_template,
             "system": self.system,
         }
@@ -154,7 +156,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
     """
     from polyreason.progress import track
 
-    problems = {b: load_benchmark(b, limit=config.limit) for b in config.benchmarks}
+    problems = {b: load_benchmark(b, limit=config.limit, source=config.source) for b in config.benchmarks}
     if backend is None:
         backend = make_backend(
             config.backend, config.model, batch_size=config.batch_size or (512 if config.backend == "vllm" else 16),
