@@ -51,13 +51,10 @@ def _report(report: dict, path: Path | None, title: str) -> None:
 
 
 def _rows(path: str, split: str = "train"):
-    from polyreason.data.sources import iter_records
+    """Standard rows from any source (RL rows, or SFT rows for chat records), validated as they stream."""
+    from polyreason.data.sources import load_rows
 
-    if path.startswith("synthetic:"):
-        from polyreason.data.sources import load_rows
-
-        return load_rows(path, split=split)
-    return iter_records(path, split=split)
+    return load_rows(path, split=split, kind="auto")
 
 
 def _generator(model: str, endpoint_model: str, batch_size: int, concurrency: int, device: str | None):

@@ -127,6 +127,8 @@ def normalize_record(raw: dict, *, kind: str, language: str, source: str, where:
 
     row = formats.apply_column_map(raw, column_map, where)
     problem, answer, reasoning, fmt = formats.extract_problem_answer(row)
+    if kind == "auto":
+        kind = "sft" if fmt == "messages" else "rl"
     lang = row.get("language") or language
     src = row.get("source") or source
     rid = row.get("id")
@@ -170,7 +172,7 @@ def _synthetic(spec: str, split: str, kind: str) -> Iterator[dict]:
     diff = parts[2] if len(parts) > 2 and parts[2] not in ("", "any", "all") else None
     kinds = parts[3].split(",") if len(parts) > 3 and parts[3] else None
     sp = "eval" if split in _EVAL_SPLITS else (None if split in ("all", None) else "train")
-    gen = synthetic.generate_sft_rows if kind == "sft" else synthetic.generate_problems
+    gen = synthetic.generate_sft_rows if kind == "sft" else synthetic.generate_problems  # auto -> RL
     yield from gen(n, language=lang, difficulty=diff, kinds=kinds, split=sp)
 
 
@@ -179,11 +181,12 @@ def load_rows(source: str, *, split: str = "train", column_map: dict[str, str] |
               limit: int | None = None) -> Iterator[dict]:
     """Stream standard rows (``kind="rl"`` or ``"sft"``) from ``source`` (see the module docstring).
 
+    ``kind="auto"`` yields SFT rows for chat-``messages`` records and RL rows for everything else.
     ``column_map`` is ``{schema_column: source_column}``.  ``language`` fills rows that carry none (default:
     guessed from the file name, else ``"en"``).  ``limit`` stops after that many valid rows.
     """
-    if kind not in ("rl", "sft"):
-        raise UserError(f"unknown row kind {kind!r}; fix: 'rl' or 'sft'")
+    if kind not in ("rl", "sft", "auto"):
+        raise UserError(f"unknown row kind {kind!r}; fix: 'rl', 'sft' or 'auto'")
     if source.startswith("synthetic:"):
         rows: Iterator[dict] = _synthetic(source, split, kind)
         for i, row in enumerate(rows):

@@ -104,10 +104,11 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
                                   top_p=top_p, seed=_batch_seed(seed, batch[0]["id"]))
             for row, prefix, completions in zip(batch, prefixes, outs, strict=True):
                 lang = row.get("language", "en")
-                good = [c.strip() for c in completions if check(str(row["answer"]), c, lang)
-                        and (not require_format or follows_format(c))]
+                correct = [c.strip() for c in completions if check(str(row["answer"]), c, lang)]
+                good = [c for c in correct if not require_format or follows_format(c)]
                 stats["samples"] += len(completions)
-                stats["verified"] += len(good)
+                stats["verified"] += len(correct)
+                stats["usable"] += len(good)
                 if not good:
                     stats["no_trace"] += 1
                     continue
@@ -127,7 +128,7 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
         raise
     writer.finish()
     return {"n_written": stats["written"], "n_without_trace": stats["no_trace"], "n_samples": stats["samples"],
-            "n_verified": stats["verified"], "n_resumed": stats["resumed"], "output": str(output)}
+            "n_verified": stats["verified"], "n_usable": stats["usable"], "n_resumed": stats["resumed"], "output": str(output)}
 
 
 def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score: float = 7.0, n: int = 1,
