@@ -172,6 +172,7 @@ def test_load_rows_synthetic_spec():
     assert len(rows) == 20 and all(r["language"] == "es" and r["difficulty"] == "easy" for r in rows)
     held = {r["problem"] for r in load_rows("synthetic:50:es:easy:add_sub", split="test")}
     assert not held & {r["problem"] for r in load_rows("synthetic:500:es:easy:add_sub")}
+    assert next(load_rows("synthetic:1", language="es"))["language"] == "es"  # spec without a language
     sft = next(load_rows("synthetic:1", kind="sft"))
     assert sft["messages"][-1]["role"] == "assistant"
     with pytest.raises(UserError, match="synthetic spec"):

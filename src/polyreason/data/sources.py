@@ -159,7 +159,7 @@ def normalize_record(raw: dict, *, kind: str, language: str, source: str, where:
     return validate_row(out, where, "sft")
 
 
-def _synthetic(spec: str, split: str, kind: str) -> Iterator[dict]:
+def _synthetic(spec: str, split: str, kind: str, language: str | None) -> Iterator[dict]:
     from polyreason.data import synthetic
 
     parts = spec.split(":")[1:]
@@ -168,7 +168,7 @@ def _synthetic(spec: str, split: str, kind: str) -> Iterator[dict]:
     except (IndexError, ValueError) as exc:
         raise UserError(f"bad synthetic spec {spec!r}; fix: synthetic:<n>[:lang[:difficulty[:kinds]]], "
                         "e.g. synthetic:256:en:easy:add_sub") from exc
-    lang = parts[1] if len(parts) > 1 and parts[1] else "en"
+    lang = parts[1] if len(parts) > 1 and parts[1] else (language or "en")
     diff = parts[2] if len(parts) > 2 and parts[2] not in ("", "any", "all") else None
     kinds = parts[3].split(",") if len(parts) > 3 and parts[3] else None
     sp = "eval" if split in _EVAL_SPLITS else (None if split in ("all", None) else "train")
@@ -188,7 +188,7 @@ def load_rows(source: str, *, split: str = "train", column_map: dict[str, str] |
     if kind not in ("rl", "sft", "auto"):
         raise UserError(f"unknown row kind {kind!r}; fix: 'rl', 'sft' or 'auto'")
     if source.startswith("synthetic:"):
-        rows: Iterator[dict] = _synthetic(source, split, kind)
+        rows: Iterator[dict] = _synthetic(source, split, kind, language)
         for i, row in enumerate(rows):
             if limit is not None and i >= limit:
                 return
