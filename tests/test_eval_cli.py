@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from polyreason.cli import _app
@@ -58,3 +59,15 @@ def test_eval_user_errors_exit_2(tmp_path: Path) -> None:
                               text=True, timeout=120)
         assert proc.returncode == 2, proc.stderr
         assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_eval_embedded_model_end_to_end(tmp_path: Path) -> None:
+    """The real embedded SmolLM2-135M-Instruct: greedy, 2 MGSM-es problems, 48 new tokens."""
+    result = runner.invoke(_app, ["eval", "--model", "smollm2-135m", "--benchmarks", "mgsm-es", "--limit", "2",
+                                  "--temperature", "0", "--max-new-tokens", "48", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(len(r["completion"].split()) >= 5 for r in rows)
+    block = json.loads((tmp_path / "summary.json").read_text())["benchmarks"]["mgsm-es"]
+    assert block["n_samples"] == 2 and 0 < block["mean_tokens"] <= 48
