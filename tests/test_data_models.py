@@ -98,6 +98,8 @@ def test_mix_ratio_length_filter_and_determinism(tmp_path):
     assert _lines(tmp_path / "c.jsonl") != a
     rep = mix(rows, tmp_path / "d.jsonl", size=400, ratio=parse_ratio("hard=1"))
     assert rep["shortfall"] == {"hard": {"wanted": 400, "available": 100}} and rep["n_written"] == 100
+    rep = mix(rows, tmp_path / "e.jsonl", size=10, ratio=parse_ratio("easy=1,medium=1,hard=1"))
+    assert rep["n_written"] == 10 and sorted(rep["targets"].values()) == [3, 3, 4]
     with pytest.raises(UserError, match="ratio"):
         parse_ratio("easy:0.5")
 

@@ -165,7 +165,10 @@ def mix(rows: Iterable[dict], output: str | Path, *, size: int, ratio: dict[str,
     """
     if size < 1:
         raise UserError(f"--size must be >= 1, got {size}")
-    targets = {name: round(size * frac) for name, frac in ratio.items()}
+    targets = {name: int(size * frac) for name, frac in ratio.items()}
+    by_remainder = sorted(ratio, key=lambda name: (-(size * ratio[name] - targets[name]), name))
+    for name in by_remainder[: size - sum(targets.values())]:  # largest remainders: targets sum to size
+        targets[name] += 1
     rng = random.Random(f"polyreason-mix:{seed}")
     reservoirs: dict[str, list[dict]] = {name: [] for name in targets}
     seen: Counter = Counter()
