@@ -142,8 +142,12 @@ def test_judge_filters_and_records_scores(tmp_path):
     out = tmp_path / "j.jsonl"
     rep = judge_rows(rows, Scripted(lambda conv, j: next(replies)), out, min_score=7, batch_size=2)
     kept = _lines(out)
-    assert rep == {"n_judged": 4, "n_kept": 2, "n_below": 1, "n_unscored": 1, "n_resumed": 0, "output": str(out)}
+    assert {k: v for k, v in rep.items() if k.startswith("n_")} == {
+        "n_judged": 4, "n_kept": 2, "n_below": 1, "n_unscored": 1, "n_resumed": 0}
     assert [r["judge"]["score"] for r in kept] == [9.0, 8.0] and kept[0]["judge"]["model"] == "scripted"
+    assert [json.loads(x)["scores"] for x in Path(rep["rejects"]).read_text().splitlines()] == [[3.0], [None]]
+    again = judge_rows(rows, Scripted(lambda conv, j: "Score: 10"), out, min_score=7)
+    assert again["n_resumed"] == 4 and again["n_judged"] == 0
 
 
 # ------------------------------------------------------------------------------- the real tiny model

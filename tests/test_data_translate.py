@@ -40,6 +40,8 @@ TRACE_EN = ("<think>\nJanet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 *
             "market.\n</think>\n\nThe answer is \\boxed{18}")
 TRACE_ES = ("<think>\nJanet vende 16 - 3 - 4 = 9 huevos de pato al día.\nGana 9 * 2 = $18 cada día en el mercado de "
             "productores.\n</think>\n\nLa respuesta es \\boxed{18}")
+SOL_EN = "Janet sells 16 - 3 - 4 = 9 duck eggs a day. She makes 9 * 2 = $18 every day."
+SOL_ES = "Janet vende 16 - 3 - 4 = 9 huevos de pato al día. Gana 9 * 2 = $18 cada día."
 
 
 @pytest.mark.parametrize(("src", "out"), list(zip(EN, ES, strict=True)) + [(MATH_EN, MATH_ES), (TRACE_EN, TRACE_ES)])
@@ -75,7 +77,7 @@ def test_detect_language_ignores_math():
 class _FakeLLM(BaseHTTPRequestHandler):
     """An OpenAI-compatible /v1/chat/completions that 'translates' from a table (with planted failures)."""
 
-    table = {EN[0]: ES[0], EN[1]: ES[1], TRACE_EN: TRACE_ES}
+    table = {EN[0]: ES[0], EN[1]: ES[1], TRACE_EN: TRACE_ES, SOL_EN: SOL_ES}
     seen: list[dict] = []
 
     def do_POST(self):  # noqa: N802 - http.server API
@@ -114,6 +116,7 @@ def _rows():
           for i, (p, a) in enumerate(zip(EN, ["18", "3", "70000"], strict=True))]
     sft = {"messages": [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": EN[0]},
                         {"role": "assistant", "content": TRACE_EN}], "language": "en", "source": "gsm8k", "id": "t0"}
+    rl[0]["solution"] = SOL_EN
     return rl + [sft]
 
 
@@ -127,15 +130,18 @@ def test_translate_rows_through_endpoint(fake_server, tmp_path, monkeypatch):
     by_id = {r["id"]: r for r in rows}
     assert by_id["m0-es"]["problem"] == ES[0] and by_id["m1-es"]["problem"] == ES[1]
     assert by_id["m0-es"]["language"] == "es" and by_id["m0-es"]["translated_from"] == "en"
+    assert by_id["m0-es"]["solution"] == SOL_ES
     sft = by_id["t0-es"]["messages"]
     assert sft[2]["content"] == TRACE_ES and "español" in sft[0]["content"]  # system prompt switched to Spanish
     rejects = [json.loads(line) for line in Path(report["rejects"]).read_text().splitlines()]
     assert rejects[0]["id"] == "m2" and "detected language 'en'" in " ".join(rejects[0]["reasons"]["problem"])
     assert _FakeLLM.seen[0]["auth"] == "Bearer sk-test" and _FakeLLM.seen[0]["model"] == "fake"
-    # rerunning resumes: the kept rows are not sent again
+    # rerunning resumes: kept and dropped rows are not sent again, unless resume=False
     n_before = len(_FakeLLM.seen)
     again = translate_rows(_rows(), gen, out, target="es", retries=0, batch_size=2)
-    assert again["n_resumed"] == 3 and len(_FakeLLM.seen) - n_before == 1
+    assert again["n_resumed"] == 4 and len(_FakeLLM.seen) == n_before and len(out.read_text().splitlines()) == 3
+    fresh = translate_rows(_rows(), gen, out, target="es", retries=1, batch_size=2, resume=False)
+    assert fresh["n_kept"] == 3 and fresh["n_resumed"] == 0 and len(out.read_text().splitlines()) == 3
 
 
 def test_translate_resumes_after_a_crash(fake_server, tmp_path):

@@ -34,6 +34,19 @@ def read_jsonl(path: str | Path) -> Iterator[dict]:
                 raise UserError(f"{path} line {lineno}: invalid JSON ({exc.msg}); fix: one JSON object per line") from exc
 
 
+def read_ids(path: str | Path, key: str = "id") -> Iterator[str]:
+    """The ``key`` values of a JSONL file (nothing if it does not exist; torn or id-less lines skipped)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                yield str(json.loads(line)[key])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+
+
 def dumps(row: Any) -> str:
     """One JSONL line (UTF-8 kept readable, no trailing newline)."""
     return json.dumps(row, ensure_ascii=False)

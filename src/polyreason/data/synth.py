@@ -20,7 +20,7 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.difficulty import Verifier, _batch_seed, default_verifier
-from polyreason.data.io import ResumableJsonl
+from polyreason.data.io import ResumableJsonl, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, row_id
 from polyreason.errors import UserError
 from polyreason.progress import track
@@ -136,12 +136,18 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
                keep_unscored: bool = False, resume: bool = True) -> dict:
     """Score SFT rows with a judge model; write rows with mean score >= ``min_score`` (and provenance).
 
-    Rows whose judge output has no parsable score are dropped unless ``keep_unscored``.
+    Rows whose judge output has no parsable score are dropped unless ``keep_unscored``.  Dropped rows go to
+    ``<output stem>.rejects.jsonl`` (id, scores, replies) and count as done when the run is resumed.
     """
     from polyreason.prompts import LANGUAGE_NAMES
 
     writer = ResumableJsonl(output, resume=resume)
+    rejects = Path(output).with_name(Path(output).stem + ".rejects.jsonl")
+    if not resume:
+        rejects.unlink(missing_ok=True)
+    writer.done.update(read_ids(rejects))  # rows judged below the bar are not judged again on a resume
     stats: Counter = Counter()
+    rej = rejects.open("a", encoding="utf-8")
     try:
         for batch in track(_batches(rows, writer, batch_size, stats), description="judge", unit="batches"):
             convs = []
@@ -160,6 +166,8 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
                 stats["judged"] += 1
                 if (score is None and not keep_unscored) or (score is not None and score < min_score):
                     stats["unscored" if score is None else "below"] += 1
+                    rej.write(dumps({"id": row["id"], "scores": scores, "replies": [t[:500] for t in replies]}) + "\n")
+                    rej.flush()
                     continue
                 writer.write({**row, "judge": {"model": generator.name, "scores": scores, "score": score,
                                                "min_score": min_score}})
@@ -167,9 +175,12 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
     except BaseException:
         writer.close()
         raise
+    finally:
+        rej.close()
     writer.finish()
     return {"n_judged": stats["judged"], "n_kept": stats["kept"], "n_below": stats["below"],
-            "n_unscored": stats["unscored"], "n_resumed": stats["resumed"], "output": str(output)}
+            "n_unscored": stats["unscored"], "n_resumed": stats["resumed"], "output": str(output),
+            "rejects": str(rejects)}
 
 
 def take(rows: Iterable[dict], limit: int | None) -> Iterable[dict]:

@@ -10,7 +10,9 @@ A translation is kept only if (:func:`check_translation`):
   the source.
 
 A failed output is retried (``retries`` times, sampling at ``retry_temperature``) and then dropped, with the
-reasons written to the rejects file.  Output is append-only and resumable by row id.
+reasons written to the rejects file.  Output is append-only and resumable by row id (rows in the rejects
+file count as done too: rerun with ``resume=False`` to try them again).  RL rows have their ``problem`` and,
+if present, their ``solution`` translated; SFT rows their user and assistant turns.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.formats import last_boxed
-from polyreason.data.io import ResumableJsonl, dumps
+from polyreason.data.io import ResumableJsonl, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, THINK_OPEN, row_id
 from polyreason.errors import UserError
 from polyreason.progress import track
@@ -105,7 +107,10 @@ def _fields(row: dict) -> list[tuple[str, str]]:
     if isinstance(row.get("messages"), list):
         return [(f"messages.{i}", m["content"]) for i, m in enumerate(row["messages"])
                 if m.get("role") in ("user", "assistant") and m.get("content")]
-    return [("problem", problem_text(row))]
+    fields = [("problem", problem_text(row))]
+    if isinstance(row.get("solution"), str) and row["solution"].strip():
+        fields.append(("solution", row["solution"]))
+    return fields
 
 
 def _apply(row: dict, translations: dict[str, str], target: str, model: str) -> dict:
@@ -120,8 +125,7 @@ def _apply(row: dict, translations: dict[str, str], target: str, model: str) -> 
             msgs[0]["content"] = system_prompt(target)
         out["messages"] = msgs
     else:
-        out["problem"] = translations["problem"]
-        out.pop("solution", None)  # an untranslated solution would mix languages
+        out.update(translations)
     out.update(language=target, translated_from=row.get("language", "en"), translation_model=model,
                id=f"{row['id']}-{target}")
     return out
@@ -136,6 +140,10 @@ def translate_rows(rows: Iterable[dict], generator, output: str | Path, *, targe
     system = TRANSLATE_SYSTEM.format(src=LANGUAGE_NAMES.get(source_lang, source_lang), tgt=LANGUAGE_NAMES[target])
     writer = ResumableJsonl(output, resume=resume)
     rejects_path = Path(rejects) if rejects else Path(output).with_name(Path(output).stem + ".rejects.jsonl")
+    if not resume:
+        rejects_path.unlink(missing_ok=True)
+    for row in read_ids(rejects_path):  # dropped rows are not retried on a resume
+        writer.done.add(f"{row}-{target}")
     stats = Counter()
     try:
         with rejects_path.open("a", encoding="utf-8") as rej:
