@@ -119,3 +119,23 @@ def test_prepare_hub_path_via_datasets(tmp_path):
     report = prepare(str(tmp_path / "hubcopy"), tmp_path / "o.jsonl", kind="sft")
     rows = _lines(tmp_path / "o.jsonl")
     assert report["n_written"] == 6 and rows[2]["answer"] == "4" and "<<" not in rows[2]["messages"][-1]["content"]
+
+
+@needs_bench
+def test_prepare_mgsm_thousands_and_parquet_output(tmp_path):
+    from polyreason.data import load_rows
+
+    out = tmp_path / "mgsm.parquet"
+    report = prepare(str(BENCH / "mgsm/mgsm_es.tsv"), out)
+    assert report["n_written"] == 250 and not (tmp_path / "mgsm.parquet.tmp").exists()
+    rows = list(load_rows(str(out)))
+    assert len(rows) == 250 and rows[0]["language"] == "es"
+    answers = {r["answer"] for r in rows}
+    assert "5600" in answers and not any("," in a for a in answers)
+
+
+def test_resumable_outputs_must_be_jsonl(tmp_path):
+    from polyreason.data.io import ResumableJsonl
+
+    with pytest.raises(UserError, match=r"\.jsonl"):
+        ResumableJsonl(tmp_path / "x.parquet")

@@ -26,6 +26,7 @@ from polyreason.data.schema import THINK_CLOSE, answer_to_str, format_assistant
 _GSM_RE = re.compile(r"####\s*(.+?)\s*$", re.S)
 _CALC_RE = re.compile(r"<<[^<>]*>>")
 _BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+$")
 
 
 def last_boxed(text: str) -> str | None:
@@ -121,7 +122,10 @@ def extract_problem_answer(row: dict) -> tuple[Any, Any, str | None, str]:
         gold, reasoning = _gsm8k(str(row["answer"]))
         return row["question"], gold, reasoning, fmt
     if fmt == "qa":
-        return row["question"], answer_to_str(row["answer"]), None, fmt
+        answer = answer_to_str(row["answer"])
+        if _THOUSANDS.match(answer):  # MGSM writes "5,600" for 5600
+            answer = answer.replace(",", "")
+        return row["question"], answer, None, fmt
     if fmt == "messages":
         last = row["messages"][-1].get("content", "") if row["messages"] else ""
         return _first_user(row["messages"]), last_boxed(last or ""), last or None, fmt

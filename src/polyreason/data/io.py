@@ -62,7 +62,11 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 class AtomicJsonl:
-    """Context manager writing JSONL to ``path.tmp``; renamed to ``path`` only if the block succeeds."""
+    """Context manager writing JSONL to ``path.tmp``; renamed to ``path`` only if the block succeeds.
+
+    A ``.parquet`` path is written as JSONL first and converted at the end (column types are inferred by
+    ``pyarrow.json``; the conversion holds the table in memory).
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -82,10 +86,24 @@ class AtomicJsonl:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._fh.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        if exc_type is not None:
             self.tmp.unlink(missing_ok=True)
+        elif self.path.suffix.lower() == ".parquet":
+            _jsonl_to_parquet(self.tmp, self.path, self.count)
+        else:
+            os.replace(self.tmp, self.path)
+
+
+def _jsonl_to_parquet(src: Path, dest: Path, count: int) -> None:
+    import pyarrow as pa
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    table = pj.read_json(src) if count else pa.table({})
+    tmp = dest.with_name(dest.name + ".parquet.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, dest)
+    src.unlink()
 
 
 class ResumableJsonl:
@@ -93,6 +111,9 @@ class ResumableJsonl:
 
     def __init__(self, path: str | Path, id_key: str = "id", *, resume: bool = True):
         self.path = Path(path)
+        if self.path.suffix.lower() != ".jsonl":
+            raise UserError(f"resumable output {self.path} must be a .jsonl file; fix: write .jsonl, then convert "
+                            "with `polyreason data prepare OUT.jsonl -o OUT.parquet` if you need Parquet")
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.id_key = id_key
         self.done: set[str] = set()
