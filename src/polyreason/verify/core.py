@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -19,6 +20,7 @@ from polyreason.verify.extract import (
     extract_answer,
 )
 from polyreason.verify.normalize import (
+    ASSIGN,
     Canon,
     canonical,
     clean_answer,
@@ -28,6 +30,7 @@ from polyreason.verify.normalize import (
     is_hedged,
     text_key,
 )
+from polyreason.verify.numeric import evaluate_constant
 from polyreason.verify.pool import TaskTimeout, can_use_processes, get_pool
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,14 @@ def _gold_info(gold: str) -> tuple[Canon | None, bool, bool]:
     """(canonical gold, gold lists several items, gold is an equation), cached per gold string."""
     cleaned = clean_answer(gold)
     is_equation = "=" in cleaned and "\\neq" not in cleaned
-    return canonical(gold, "en", gold_has_equation=True), has_top_level_comma(gold), is_equation
+    canon = canonical(gold, "en", gold_has_equation=True)
+    lists = has_top_level_comma(gold) and not (canon is not None and canon.kind == "num")  # not "10,080"
+    return canon, lists, is_equation
+
+
+@lru_cache(maxsize=16384)
+def _gold_value(gold: str) -> float | None:
+    return evaluate_constant(clean_answer(gold))
 
 
 @lru_cache(maxsize=16384)
@@ -91,7 +101,7 @@ def _prepare(gold: object, completion: object, language: str | None) -> Verdict 
     g, gold_lists, gold_eq = _gold_info(gold_s)
     pred = extract_answer(text, language)
     if pred is None:
-        if g is not None:
+        if g is not None or _GOLD_PARSEABLE.get(gold_s) or _gold_value(gold_s) is not None:
             return Verdict(False, None, None, "no answer found")
         return _Task(gold_s, None, None)
     region = answer_region(text) or ""
@@ -106,10 +116,22 @@ def _prepare(gold: object, completion: object, language: str | None) -> Verdict 
             return Verdict(same, pred, p.show(), f"exact {g.kind} comparison")
     if text_key(pred) == _gold_key(gold_s):
         return Verdict(True, pred, text_key(pred), "same text as the gold")
-    return _Task(gold_s, decimal_comma_to_dot(pred, language, gold_lists), pred)
+    pred_mv = decimal_comma_to_dot(pred, language, gold_lists)
+    if gold_lists and p is not None and p.kind == "num":
+        return Verdict(False, pred, p.show(), "a single number for a gold with several items")
+    gold_value = _gold_value(gold_s)
+    if gold_value is not None:
+        pred_value = evaluate_constant(clean_answer(pred_mv if gold_eq else ASSIGN.sub("", pred_mv, count=1)))
+        if pred_value is not None:
+            same = math.isclose(gold_value, pred_value, rel_tol=1e-9, abs_tol=1e-12)
+            return Verdict(same, pred, repr(pred_value), "constant arithmetic comparison")
+    return _Task(gold_s, pred_mv, pred)
 
 
 _warned_inprocess = threading.Event()
+# What the workers learned about each gold (True: math-verify parses it); lets "no answer" skip a worker call.
+_GOLD_PARSEABLE: dict[str, bool] = {}
+_MAX_REMEMBERED_GOLDS = 100_000
 
 
 def _run(task: _Task, timeout: float | None, workers: int | None = None) -> Verdict:
@@ -125,6 +147,8 @@ def _run(task: _Task, timeout: float | None, workers: int | None = None) -> Verd
             correct, shown, reason = get_pool(workers).run((task.gold, task.pred), timeout)
         except TaskTimeout as exc:
             return Verdict(False, task.extracted, None, f"timeout: {exc}")
+    if len(_GOLD_PARSEABLE) < _MAX_REMEMBERED_GOLDS:
+        _GOLD_PARSEABLE[task.gold] = correct is not None
     return Verdict(correct, task.extracted, shown, reason)
 
 

@@ -18,9 +18,10 @@ MAX_ANSWER_CHARS = 2_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _PHRASES = re.compile(
-    r"(?:final answer|the answer|answer|respuesta final|la respuesta|respuesta|resultado final|"
-    r"réponse finale|la réponse|réponse|antwort|resposta final|a resposta|resposta|risposta|ответ)"
-    r"(?:\s+(?:is|es|est|ist|é|è))?\s*(?::|is|es|=)?\s*(?P<ans>[^\n]{1,300})",
+    r"(?:final answer|the answer|answer|la respuesta final|respuesta final|la respuesta|respuesta|"
+    r"el resultado final|resultado final|la réponse finale|réponse finale|la réponse|réponse|"
+    r"die antwort|antwort|a resposta final|resposta final|a resposta|resposta|la risposta|risposta|ответ)"
+    r"(?:\s+(?:is|es|est|ist|é|è))?\s*(?:\*\*)?\s*(?::|is|es|=)?\s*(?P<ans>[^\n]{1,300})",
     re.IGNORECASE,
 )
 _BOLD = re.compile(r"\*\*([^*\n]{1,300})\*\*")
@@ -91,6 +92,8 @@ def _strip_answer(ans: str) -> str:
         ans = ans.strip().rstrip(".;:!").strip()
         if ans.startswith("**") and ans.endswith("**") and len(ans) > 4:
             ans = ans[2:-2]
+        elif ans.startswith("**") or ans.endswith("**"):
+            ans = ans.strip("*")
         if len(ans) > 2 and ans[0] == "$" and ans[-1] == "$":
             ans = ans.strip("$")
         if ans.startswith("\\(") and ans.endswith("\\)") or ans.startswith("\\[") and ans.endswith("\\]"):

@@ -44,7 +44,7 @@ _CURRENCY = re.compile(r"\\\$|\$|€|£|\\euro|\\pounds|US\$|\bUSD\b|\bEUR\b")
 _UNIT_TAIL = re.compile(
     r"(?:\s*\\(?:text|mathrm|mbox)\s*\{[^{}]*\}(?:\^\{?\d\}?)?|\s+[^\W\d_]{2,}\.?(?:\^\{?\d\}?)?)+$"
 )
-_ASSIGN = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*")
+ASSIGN = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*")
 _FRAC = re.compile(r"^(-?)\\[dt]?frac\s*\{\s*([^{}]+?)\s*\}\s*\{\s*([^{}]+?)\s*\}$")
 _SIMPLE_FRAC = re.compile(r"^(-?)\\[dt]?frac(\d)(\d)$")
 _SLASH = re.compile(r"^(-?\d+)\s*/\s*(\d+)$")
@@ -180,7 +180,7 @@ def canonical(answer: str, language: str = "en", *, gold_has_equation: bool = Tr
     if not s or len(s) > MAX_CANON_CHARS:
         return None
     if not gold_has_equation:
-        s = _ASSIGN.sub("", s, count=1)
+        s = ASSIGN.sub("", s, count=1)
     m = _CHOICE.match(s)
     if m and (s.startswith("(") or len(s.strip(".")) == 1 or " " in s):
         return Canon("choice", m.group(1).upper())
