@@ -162,9 +162,24 @@ CASES: list[tuple[str, str, str, bool | None]] = [
     # --- matrices and vectors
     ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", B("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"), "en", True),
     ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", B("\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}"), "en", False),
-    ("\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}", B("\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}"), "en", True),
-    ("\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}", B("\\begin{pmatrix}1&1\\\\0&1\\end{pmatrix}"), "en", False),
-    ("\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}", B("\\begin{pmatrix} -\\frac13 \\\\ \\frac23 \\end{pmatrix}"), "en", True),
+    (
+        "\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}",
+        B("\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}"),
+        "en",
+        True,
+    ),
+    (
+        "\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}",
+        B("\\begin{pmatrix}1&1\\\\0&1\\end{pmatrix}"),
+        "en",
+        False,
+    ),
+    (
+        "\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}",
+        B("\\begin{pmatrix} -\\frac13 \\\\ \\frac23 \\end{pmatrix}"),
+        "en",
+        True,
+    ),
     # --- expressions (math-verify territory)
     ("\\frac{\\sqrt{3}}{2}", B("\\frac{\\sqrt3}{2}"), "en", True),
     ("\\frac{\\sqrt{3}}{2}", B("\\frac{\\sqrt{2}}{2}"), "en", False),
