@@ -139,3 +139,14 @@ def test_resumable_outputs_must_be_jsonl(tmp_path):
 
     with pytest.raises(UserError, match=r"\.jsonl"):
         ResumableJsonl(tmp_path / "x.parquet")
+
+
+def test_count_rows_and_progress_totals(tmp_path):
+    from polyreason.data.io import batches_left
+    from polyreason.data.sources import count_rows
+
+    prepare("synthetic:12", tmp_path / "s.jsonl")
+    prepare("synthetic:7", tmp_path / "s.parquet")
+    assert count_rows(str(tmp_path / "s.jsonl")) == 12 and count_rows(str(tmp_path / "s.parquet")) == 7
+    assert count_rows("synthetic:30:es") == 30 and count_rows("owner/name") is None
+    assert batches_left(12, 4, 3) == 3 and batches_left(None, 0, 8) is None and batches_left(5, 9, 2) == 0

@@ -70,6 +70,16 @@ def _limit(rows, limit: int | None):
     return take(rows, limit)
 
 
+def _total(source: str, limit: int | None) -> int | None:
+    """Rows the command will see (for progress ETA), when cheap to know."""
+    from polyreason.data.sources import count_rows
+
+    n = count_rows(source)
+    if n is None:
+        return limit
+    return n if limit is None else min(n, limit)
+
+
 @data_app.command("prepare")
 def prepare_cmd(
     source: str = typer.Argument(..., help="File (.jsonl/.json/.parquet/.tsv), dataset dir, hub id or synthetic:<n>."),
@@ -186,7 +196,8 @@ def difficulty_cmd(
     gen = _generator(model, endpoint_model, batch_size, concurrency, device)
     rep = estimate_difficulty(_limit(_rows(input), limit), gen, output, k=k, batch_size=batch_size,
                               max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
-                              easy_min=easy_min, hard_max=hard_max, resume=resume)
+                              easy_min=easy_min, hard_max=hard_max, resume=resume,
+                              total=_total(input, limit))
     _report(rep, None, "difficulty")
 
 
@@ -233,7 +244,7 @@ def translate_cmd(
     gen = _generator(model, endpoint_model, batch_size, concurrency, device)
     rep = translate_rows(_limit(_rows(input), limit), gen, output, target=target, source_lang=source_lang,
                          batch_size=batch_size, max_new_tokens=max_new_tokens, retries=retries, seed=seed,
-                         resume=resume)
+                         resume=resume, total=_total(input, limit))
     _report(rep, None, "translate")
 
 
@@ -264,7 +275,7 @@ def synth_cmd(
     target = output if judge_model is None else output.with_name(output.stem + ".unjudged.jsonl")
     rep = synthesize(_limit(_rows(input), limit), gen, target, n=n, keep=keep, require_format=require_format,
                      batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
-                     resume=resume)
+                     resume=resume, total=_total(input, limit))
     _report(rep, None, "synth")
     if judge_model is not None:
         from polyreason.data.io import read_jsonl
@@ -299,5 +310,5 @@ def judge_cmd(
     gen = _generator(model, endpoint_model, batch_size, concurrency, device)
     rep = judge_rows(_limit(_rows(input), limit), gen, output, min_score=min_score, n=n, batch_size=batch_size,
                      max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
-                     keep_unscored=keep_unscored, resume=resume)
+                     keep_unscored=keep_unscored, resume=resume, total=_total(input, limit))
     _report(rep, None, "judge")

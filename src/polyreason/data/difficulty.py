@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 
 from polyreason.data.curate import problem_text
-from polyreason.data.io import AtomicJsonl, ResumableJsonl
+from polyreason.data.io import AtomicJsonl, ResumableJsonl, batches_left
 from polyreason.data.schema import row_id
 from polyreason.errors import UserError
 from polyreason.progress import track
@@ -111,7 +111,7 @@ def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, 
             yield row
 
     try:
-        for batch in track(_batches(todo(), batch_size), total=None, description="difficulty", unit="batches"):
+        for batch in track(_batches(todo(), batch_size), total=batches_left(total, len(writer.done), batch_size), description="difficulty", unit="batches"):
             convs = [build_messages(problem_text(r), r.get("language", "en")) for r in batch]
             outs = generator.chat(convs, n=k, max_new_tokens=max_new_tokens, temperature=temperature,
                                   top_p=top_p, seed=_batch_seed(seed, batch[0]["id"]))

@@ -61,6 +61,13 @@ def write_json(path: str | Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def batches_left(total: int | None, done: int, batch_size: int) -> int | None:
+    """Progress total in batches for ``total`` input rows of which ``done`` are already written."""
+    if total is None:
+        return None
+    return max(0, -(-(total - done) // max(1, batch_size)))
+
+
 class AtomicJsonl:
     """Context manager writing JSONL to ``path.tmp``; renamed to ``path`` only if the block succeeds.
 

@@ -114,6 +114,26 @@ def _iter_datasets(name: str, config: str | None, split: str, *, streaming: bool
     yield from ds
 
 
+def count_rows(source: str) -> int | None:
+    """Number of rows of a JSONL/Parquet file or a ``synthetic:<n>`` spec (None when unknown or costly)."""
+    if source.startswith("synthetic:"):
+        try:
+            return int(source.split(":")[1])
+        except (IndexError, ValueError):
+            return None
+    path = Path(source)
+    if not path.is_file():
+        return None
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if path.suffix.lower() in (".jsonl", ".tsv"):
+        with path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    return None
+
+
 def language_from_name(source: str) -> str | None:
     """Guess a language from a file name such as ``mgsm_es.tsv`` or ``train.es.jsonl``."""
     m = re.search(r"(?:^|[_.\-/])([a-z]{2})\.(?:tsv|jsonl|json|parquet|csv)$", source)

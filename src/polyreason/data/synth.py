@@ -20,7 +20,7 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.difficulty import Verifier, _batch_seed, default_verifier
-from polyreason.data.io import ResumableJsonl, dumps, read_ids
+from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, row_id
 from polyreason.errors import UserError
 from polyreason.progress import track
@@ -88,7 +88,7 @@ def _batches(rows: Iterable[dict], writer: ResumableJsonl, size: int, stats: Cou
 def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 4, keep: str = "first",
                require_format: bool = True, batch_size: int = 8, max_new_tokens: int = 1024,
                temperature: float = 0.7, top_p: float = 0.95, seed: int = 0, system: str | None = None,
-               verifier: Verifier | None = None, resume: bool = True) -> dict:
+               verifier: Verifier | None = None, resume: bool = True, total: int | None = None) -> dict:
     """Write verified SFT rows for ``rows`` (RL rows) to ``output``; ``keep`` = ``first`` | ``shortest`` | ``all``."""
     from polyreason.prompts import build_messages
 
@@ -98,7 +98,8 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
     writer = ResumableJsonl(output, resume=resume)
     stats: Counter = Counter()
     try:
-        for batch in track(_batches(rows, writer, batch_size, stats), description="synth", unit="batches"):
+        for batch in track(_batches(rows, writer, batch_size, stats), description="synth", unit="batches",
+                           total=batches_left(total, len(writer.done), batch_size)):
             prefixes = [build_messages(problem_text(r), r.get("language", "en"), system) for r in batch]
             outs = generator.chat(prefixes, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
                                   top_p=top_p, seed=_batch_seed(seed, batch[0]["id"]))
@@ -133,7 +134,7 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
 
 def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score: float = 7.0, n: int = 1,
                batch_size: int = 8, max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
-               keep_unscored: bool = False, resume: bool = True) -> dict:
+               keep_unscored: bool = False, resume: bool = True, total: int | None = None) -> dict:
     """Score SFT rows with a judge model; write rows with mean score >= ``min_score`` (and provenance).
 
     Rows whose judge output has no parsable score are dropped unless ``keep_unscored``.  Dropped rows go to
@@ -149,7 +150,8 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
     stats: Counter = Counter()
     rej = rejects.open("a", encoding="utf-8")
     try:
-        for batch in track(_batches(rows, writer, batch_size, stats), description="judge", unit="batches"):
+        for batch in track(_batches(rows, writer, batch_size, stats), description="judge", unit="batches",
+                           total=batches_left(total, len(writer.done), batch_size)):
             convs = []
             for r in batch:
                 lang = LANGUAGE_NAMES.get(r.get("language", "en"), r.get("language", "en"))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.formats import last_boxed
-from polyreason.data.io import ResumableJsonl, dumps, read_ids
+from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, THINK_OPEN, row_id
 from polyreason.errors import UserError
 from polyreason.progress import track
@@ -133,7 +133,8 @@ def _apply(row: dict, translations: dict[str, str], target: str, model: str) -> 
 
 def translate_rows(rows: Iterable[dict], generator, output: str | Path, *, target: str, source_lang: str = "en",
                    rejects: str | Path | None = None, batch_size: int = 8, max_new_tokens: int = 1024,
-                   retries: int = 2, retry_temperature: float = 0.7, seed: int = 0, resume: bool = True) -> dict:
+                   retries: int = 2, retry_temperature: float = 0.7, seed: int = 0, resume: bool = True,
+                   total: int | None = None) -> dict:
     """Translate RL or SFT rows into ``target``; append kept rows to ``output``, dropped ones to ``rejects``."""
     if target not in LANGUAGE_NAMES:
         raise UserError(f"unknown target language {target!r}; fix: one of {', '.join(LANGUAGE_NAMES)}")
@@ -148,6 +149,7 @@ def translate_rows(rows: Iterable[dict], generator, output: str | Path, *, targe
     try:
         with rejects_path.open("a", encoding="utf-8") as rej:
             for batch in track(_todo(rows, writer, target, stats, batch_size), description=f"translate → {target}",
+                               total=batches_left(total, len(writer.done), batch_size),
                                unit="batches"):
                 _translate_batch(batch, generator, writer, rej, system=system, target=target,
                                  max_new_tokens=max_new_tokens, retries=retries,
