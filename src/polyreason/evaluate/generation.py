@@ -69,7 +69,11 @@ class Backend(Protocol):
 
 
 class TransformersBackend:
-    """Batched ``model.generate`` with left padding; works on CPU and GPU."""
+    """Batched generation with left padding; works on CPU and GPU.
+
+    ``compact=True`` (default) decodes with :func:`polyreason.evaluate.decode.compact_generate`, which drops
+    finished rows from the batch and the KV cache; models whose cache cannot do that use ``model.generate``.
+    """
 
     name = "transformers"
 
@@ -81,6 +85,7 @@ class TransformersBackend:
         dtype: str | None = None,
         device: str | None = None,
         trust_remote_code: bool = False,
+        compact: bool = True,
     ):
         from polyreason.models import load_model
 
@@ -94,6 +99,9 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        self.compact = compact
+        # part of the cache fingerprint: the two decoding paths draw random numbers differently
+        self.variant = "transformers/compact" if compact else "transformers/generate"
 
     def generate(self, prompts: list[str], params: GenerationParams, seed: int) -> list[Generated]:
         """Generate one completion per prompt in a single padded batch."""
@@ -102,6 +110,18 @@ class TransformersBackend:
         torch.manual_seed(seed)
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         encoded = {k: v.to(self.model.device) for k, v in encoded.items()}
+        if self.compact:
+            from polyreason.evaluate.decode import compact_generate
+
+            rows = compact_generate(
+                self.model, encoded["input_ids"], encoded["attention_mask"], max_new_tokens=params.max_new_tokens,
+                eos_ids=self.eos_ids, temperature=params.temperature, top_p=params.top_p,
+            )
+            if rows is not None:
+                return [self._finish(row, params.max_new_tokens) for row in rows]
+            log.info("this model's KV cache cannot drop finished rows; using model.generate")
+            self.compact = False
+            torch.manual_seed(seed)
         sampling: dict[str, Any] = {"do_sample": False}
         if params.temperature > 0:
             # top_k=0 disables transformers' default top-k of 50, matching vLLM/lighteval sampling

@@ -108,7 +108,7 @@ def batch_seed(seed: int, keys: list[SampleKey]) -> int:
 
 def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, list[Problem]]) -> list[Request]:
     """All (problem, sample) requests, sorted by prompt length (stable), with cache keys."""
-    fp = fingerprint({"backend": backend.name, **config.params.to_dict()})
+    fp = fingerprint({"backend": getattr(backend, "variant", backend.name), **config.params.to_dict()})
     requests = []
     for bench in config.benchmarks:
         for problem in problems[bench]:

@@ -1,0 +1,94 @@
+"""A compacting decode loop: batched generation that drops finished rows from the batch (and its KV cache).
+
+``model.generate`` keeps computing every row of a batch until the longest row is done; rows that already
+produced an end-of-sequence token cost a full forward pass each step.  This loop prefills the left-padded
+batch once, then decodes one token per step for the *unfinished* rows only: when rows finish, their
+entries are removed from the KV cache (``DynamicCache.batch_select_indices``), the attention mask and the
+position ids.  Sampling is temperature + nucleus (top-p) with no top-k, as in vLLM and lighteval; with
+temperature 0 it is greedy and gives the same tokens as ``generate`` (a test checks this).
+
+Only models whose cache is a plain :class:`transformers.DynamicCache` without sliding-window layers are
+decoded this way; :func:`supports_compact` tells, and the backend falls back to ``generate`` otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def sample_next(logits: Any, temperature: float, top_p: float) -> Any:
+    """Next token per row: argmax when ``temperature`` is 0, else a draw from the top-p nucleus.
+
+    The nucleus keeps the most likely tokens until their cumulative probability reaches ``top_p`` (the first
+    token is always kept).
+    """
+    import torch
+
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        drop = sorted_probs.cumsum(dim=-1) - sorted_probs > top_p
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return torch.multinomial(probs, num_samples=1).squeeze(-1)
+
+
+def supports_compact(cache: Any) -> bool:
+    """True when ``cache`` is a DynamicCache whose layers can be row-selected (no sliding window)."""
+    from transformers import DynamicCache
+
+    if type(cache) is not DynamicCache:
+        return False
+    return not any(getattr(layer, "is_sliding", False) for layer in getattr(cache, "layers", []))
+
+
+def compact_generate(
+    model: Any,
+    input_ids: Any,
+    attention_mask: Any,
+    *,
+    max_new_tokens: int,
+    eos_ids: list[int],
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+) -> list[list[int]] | None:
+    """Generate up to ``max_new_tokens`` per row; returns each row's new tokens (ending at its first EOS).
+
+    Returns None when the model's cache cannot be compacted (the caller then uses ``generate``).
+    Inputs must be left-padded.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
+                    past_key_values=cache, use_cache=True)
+        cache = out.past_key_values
+        if not supports_compact(cache):
+            return None
+        eos = torch.tensor(eos_ids, device=input_ids.device)
+        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+        results: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
+        logits = out.logits[:, -1, :]
+        for step in range(max_new_tokens):
+            tokens = sample_next(logits, temperature, top_p)
+            for row, token in zip(rows.tolist(), tokens.tolist(), strict=True):
+                results[row].append(token)
+            keep = ~torch.isin(tokens, eos)
+            if step == max_new_tokens - 1 or not bool(keep.any()):
+                break
+            if not bool(keep.all()):
+                index = keep.nonzero().squeeze(-1)
+                cache.batch_select_indices(index)
+                rows, tokens, attention_mask = rows[index], tokens[index], attention_mask[index]
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((attention_mask.shape[0], 1))], -1)
+            positions = attention_mask.long().sum(-1, keepdim=True) - 1
+            out = model(input_ids=tokens[:, None], attention_mask=attention_mask, position_ids=positions,
+                        past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            logits = out.logits[:, -1, :]
+    return results
