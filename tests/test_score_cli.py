@@ -1,0 +1,145 @@
+"""`polyreason score`: weights from --rewards or a recipe, order kept, clear errors, no partial output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from polyreason.cli import _app
+from polyreason.errors import UserError
+
+runner = CliRunner()
+
+
+def user_error(result) -> str:
+    """The UserError message (the real entry point turns it into exit code 2)."""
+    assert isinstance(result.exception, UserError), (result.exit_code, result.output, result.exception)
+    return str(result.exception)
+
+
+ROWS = [
+    {
+        "completion": "<think>Sumamos dos y dos y obtenemos cuatro manzanas.</think> Respuesta: \\boxed{4}",
+        "answer": "4",
+        "language": "es",
+    },
+    {"completion": [{"role": "assistant", "content": "<think>We add.</think> \\boxed{5}"}], "answer": "4"},
+    {"completion": "\\boxed{5.600}", "answer": 5600, "language": "es"},
+    {"completion": "no answer at all", "answer": "7"},
+]
+
+
+def write_rows(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def read_rows(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_score_with_weights(tmp_path):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, ROWS)
+    result = runner.invoke(
+        _app, ["score", "--rewards", "accuracy=1.0,format=0.1,repetition=0.3", "-i", str(inp), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    assert [r["rewards"]["accuracy"] for r in rows] == [1.0, 0.0, 1.0, 0.0]
+    assert [r["rewards"]["format"] for r in rows] == [1.0, 1.0, 0.0, 0.0]
+    assert rows[0]["total"] == pytest.approx(1.1)
+    assert rows[0]["completion"] == ROWS[0]["completion"]  # input order and fields kept
+    assert not (tmp_path / "out.jsonl.tmp").exists()
+
+
+def test_score_language_option_and_params(tmp_path):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, [{"completion": "\\boxed{3,5}", "answer": "3.5"}])
+    result = runner.invoke(
+        _app,
+        [
+            "score",
+            "-r",
+            "accuracy,cosine=2",
+            "-p",
+            "cosine.max_len=4",
+            "--language",
+            "es",
+            "-i",
+            str(inp),
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    row = read_rows(out)[0]
+    assert row["rewards"]["accuracy"] == 1.0
+    assert row["total"] == pytest.approx(1.0 + 2 * row["rewards"]["cosine"])
+
+
+def test_score_from_recipe(tmp_path, repo_root):
+    recipe = repo_root / "recipes" / "smollm3-es-drgrpo.yaml"
+    if not recipe.is_file():
+        pytest.skip("recipe not present")
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, ROWS)
+    result = runner.invoke(_app, ["score", "--recipe", str(recipe), "-i", str(inp), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    assert set(rows[0]["rewards"]) == {"accuracy", "language", "format", "repetition", "naturalness"}
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"completion": "x", "answer": "1"}', "{not json"], "in.jsonl:2"),
+        (['{"completion": "x", "answer": "1"}', '{"completion": 3, "answer": "1"}'], "in.jsonl:2"),
+        (['{"answer": "1"}'], "in.jsonl:1"),
+        (['{"completion": "x", "answer": null}'], "in.jsonl:1"),
+        (['{"completion": "x", "answer": "1", "language": 5}'], "in.jsonl:1"),
+        (["[1, 2]"], "in.jsonl:1"),
+    ],
+)
+def test_malformed_rows_exit_2_without_output(tmp_path, lines, message):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(_app, ["score", "-r", "accuracy", "-i", str(inp), "-o", str(out)])
+    assert message in user_error(result)
+    assert not out.exists() and not (tmp_path / "out.jsonl.tmp").exists()
+
+
+def test_bad_options_exit_2(tmp_path):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, ROWS[:1])
+    for args in (
+        ["-r", "acuracy"],
+        ["-r", "accuracy=high"],
+        ["-r", "accuracy", "-p", "cosine.max_len=3"],
+        ["-r", "cosine", "-p", "cosine.nope=3"],
+        [],
+    ):
+        result = runner.invoke(_app, ["score", *args, "-i", str(inp), "-o", str(out)])
+        user_error(result)
+    assert not out.exists()
+    result = runner.invoke(
+        _app, ["score", "-r", "accuracy", "-i", str(tmp_path / "missing.jsonl"), "-o", str(out)]
+    )
+    assert "does not exist" in user_error(result)
+
+
+def test_real_exit_code_and_line_number(tmp_path):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text('{"completion": "x", "answer": "1"}\n{"completion": "y"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "polyreason.cli", "score", "-r", "accuracy", "-i", str(inp), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "in.jsonl:2" in proc.stderr and "answer" in proc.stderr
+    assert not out.exists()
