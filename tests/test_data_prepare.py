@@ -150,3 +150,11 @@ def test_count_rows_and_progress_totals(tmp_path):
     assert count_rows(str(tmp_path / "s.jsonl")) == 12 and count_rows(str(tmp_path / "s.parquet")) == 7
     assert count_rows("synthetic:30:es") == 30 and count_rows("owner/name") is None
     assert batches_left(12, 4, 3) == 3 and batches_left(None, 0, 8) is None and batches_left(5, 9, 2) == 0
+
+
+def test_unloadable_dataset_is_a_user_error(tmp_path):
+    from polyreason.data import load_rows
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="could not load dataset"):
+        list(load_rows(str(tmp_path / "empty")))

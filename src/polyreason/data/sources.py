@@ -108,9 +108,10 @@ def _iter_datasets(name: str, config: str | None, split: str, *, streaming: bool
         raise UserError("reading hub datasets needs `datasets`; fix: pip install datasets") from exc
     try:
         ds = datasets.load_dataset(name, config, split=split, streaming=streaming)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # ConnectionError and FileNotFoundError are OSErrors
         raise UserError(f"could not load dataset {name!r} (config {config!r}, split {split!r}): {exc}; fix: "
-                        "check the id/path, the config name and the split") from exc
+                        "check the id/path, the config name and the split, and the network (or a local copy: "
+                        "pass a file or directory path)") from exc
     yield from ds
 
 
