@@ -129,6 +129,15 @@ def test_spanish_wording_is_spanish():
     assert langs.count("es") >= 38
 
 
+def test_spanish_agreement_and_plurals():
+    bad = re.compile(r"\b(Los|todos sus|¿Cuántos) (manzanas|pegatinas|canicas)|\b(Las|todas sus|¿Cuántas) "
+                     r"(cuadernos|lápices|libros)|\b1 (horas|dólares|hours|dollars)\b")
+    for lang in ("es", "en"):
+        for row in generate_sft_rows(300, seed=9, language=lang, kinds=["word"]):
+            text = row["messages"][1]["content"] + row["messages"][-1]["content"]
+            assert not bad.search(text), text
+
+
 def test_easy_add_sub_is_the_quickstart_task():
     rows = list(generate_problems(50, seed=0, difficulty="easy", kinds=["add_sub"]))
     for row in rows:

@@ -185,9 +185,10 @@ def _word_shopping(rng: random.Random, difficulty: str, lang: str) -> Task:
         text += f". Paga con un billete de {bill} dólares"
         text += f" y además usa un cupón que le descuenta {coupon} dólares" if coupon else ""
         text += ". ¿Cuánto dinero le devuelven?"
-        steps = [f"Los {es_item} cuestan {n} × {p} = {n * p} dólares."]
+        art, art2 = ("Los" if gender == "m" else "Las"), ("Los" if gender2 == "m" else "Las")
+        steps = [f"{art} {es_item} cuestan {n} × {p} = {n * p} dólares."]
         if difficulty != "easy":
-            steps += [f"Los {es_item2} cuestan {m} × {q} = {m * q} dólares.",
+            steps += [f"{art2} {es_item2} cuestan {m} × {q} = {m * q} dólares.",
                       f"En total gasta {n * p} + {m * q} = {cost} dólares."]
         if coupon:
             steps.append(f"Con el cupón paga {cost} - {coupon} = {cost - coupon} dólares.")
@@ -218,14 +219,13 @@ def _word_collection(rng: random.Random, difficulty: str, lang: str) -> Task:
     total = a + b * c - d
     answer = total // k
     name, pron = _NAMES[lang][ni]
-    en_item, es_item, _ = _ITEMS[ii]
+    en_item, es_item, gender = _ITEMS[ii]
     if lang == "es":
+        todos, cuantos = ("todos", "Cuántos") if gender == "m" else ("todas", "Cuántas")
         text = f"{name} tiene {a} {es_item}. Recibe {b} cajas con {c} {es_item} en cada caja"
         text += f" y después regala {d}" if d else ""
-        text += (f". Luego reparte todos sus {es_item} a partes iguales entre {k} amigos. "
-                 f"¿Cuántos {es_item} recibe cada amigo?" if k > 1 else f". ¿Cuántos {es_item} tiene ahora?")
-        if es_item in ("manzanas", "pegatinas", "canicas"):
-            text = text.replace(f"¿Cuántos {es_item}", f"¿Cuántas {es_item}")
+        text += (f". Luego reparte {todos} sus {es_item} a partes iguales entre {k} amigos. "
+                 f"¿{cuantos} {es_item} recibe cada amigo?" if k > 1 else f". ¿{cuantos} {es_item} tiene ahora?")
         steps = [f"Las cajas traen {b} × {c} = {b * c} {es_item}.", f"Tiene {a} + {b * c} = {a + b * c}."]
         if d:
             steps.append(f"Después de regalar {d}: {a + b * c} - {d} = {total}.")
@@ -248,7 +248,7 @@ def _word_collection(rng: random.Random, difficulty: str, lang: str) -> Task:
 def _word_trip(rng: random.Random, difficulty: str, lang: str) -> Task:
     legs = {"easy": 2, "medium": 2, "hard": 3}[difficulty]
     speeds = [rng.randint(3, 12) * 10 for _ in range(legs)]
-    hours = [rng.randint(1, 5) for _ in range(legs)]
+    hours = [rng.randint(2, 6) for _ in range(legs)]
     dists = [s * h for s, h in zip(speeds, hours, strict=True)]
     travelled = sum(dists)
     route = travelled + rng.randint(1, 30) * 10 if difficulty != "easy" else 0
@@ -279,16 +279,17 @@ def _word_savings(rng: random.Random, difficulty: str, lang: str) -> Task:
     ni, _ = _pick(rng)
     w, n = rng.randint(3, 25), rng.randint(2, 12)
     start = rng.randint(5, 60) if difficulty != "easy" else 0
-    x = rng.randint(1, w * n - 1)
+    x = rng.randint(2, w * n - 1)
     rest = start + w * n - x
     if difficulty == "hard" and rest % 2:
-        x -= 1 if x > 1 else -1
+        x -= 1 if x > 2 else -1
         rest = start + w * n - x
     answer = rest // 2 if difficulty == "hard" else rest
     name, pron = _NAMES[lang][ni]
     if lang == "es":
-        text = f"{name} tiene {start} dólares ahorrados. " if start else ""
-        text += f"{name} ahorra {w} dólares cada semana durante {n} semanas y luego gasta {x} dólares en un regalo."
+        text = (f"{name} tiene {start} dólares ahorrados. Cada semana ahorra {w} dólares más durante {n} semanas"
+                if start else f"{name} ahorra {w} dólares cada semana durante {n} semanas")
+        text += f" y luego gasta {x} dólares en un regalo."
         text += " Después gasta la mitad de lo que le queda en libros." if difficulty == "hard" else ""
         text += " ¿Cuánto dinero le queda?"
         steps = [f"Ahorra {w} × {n} = {w * n} dólares."]
@@ -298,8 +299,9 @@ def _word_savings(rng: random.Random, difficulty: str, lang: str) -> Task:
         if difficulty == "hard":
             steps.append(f"La mitad de {rest} es {answer}, así que le quedan {answer} dólares.")
     else:
-        text = f"{name} has {start} dollars saved. " if start else ""
-        text += f"{name} saves {w} dollars every week for {n} weeks and then spends {x} dollars on a gift."
+        text = (f"{name} has {start} dollars saved. Every week {pron} saves {w} more dollars for {n} weeks"
+                if start else f"{name} saves {w} dollars every week for {n} weeks")
+        text += f" and then spends {x} dollars on a gift."
         text += f" Then {pron} spends half of what is left on books." if difficulty == "hard" else ""
         text += f" How much money does {pron} have left?"
         steps = [f"{pron.capitalize()} saves {w} × {n} = {w * n} dollars."]
