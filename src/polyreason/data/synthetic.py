@@ -163,6 +163,13 @@ _ITEMS = [("notebooks", "cuadernos", "m"), ("apples", "manzanas", "f"), ("pencil
           ("stickers", "pegatinas", "f"), ("marbles", "canicas", "f"), ("books", "libros", "m")]
 
 
+def _usd(value: int, lang: str) -> str:
+    """``"1 dollar"`` / ``"5 dollars"`` (``dólar`` / ``dólares``)."""
+    if lang == "es":
+        return f"{value} dólar" if value == 1 else f"{value} dólares"
+    return f"{value} dollar" if value == 1 else f"{value} dollars"
+
+
 def _pick(rng: random.Random) -> tuple[int, int]:
     return rng.randrange(len(_NAMES["en"])), rng.randrange(len(_ITEMS))
 
@@ -172,7 +179,7 @@ def _word_shopping(rng: random.Random, difficulty: str, lang: str) -> Task:
     n, p = rng.randint(2, 9), rng.randint(2, 15)
     m, q = rng.randint(2, 6), rng.randint(2, 9)
     cost = n * p + (m * q if difficulty != "easy" else 0)
-    coupon = rng.randint(1, 5) if difficulty == "hard" else 0
+    coupon = rng.randint(2, 6) if difficulty == "hard" else 0
     bill = next(b for b in (20, 50, 100, 200, 500) if b > cost)
     answer = bill - cost + coupon
     name, pron = _NAMES[lang][ni]
@@ -180,32 +187,32 @@ def _word_shopping(rng: random.Random, difficulty: str, lang: str) -> Task:
     en_item2, es_item2, gender2 = _ITEMS[(ii + 1) % len(_ITEMS)]
     if lang == "es":
         each, each2 = ("cada uno" if gender == "m" else "cada una"), ("cada uno" if gender2 == "m" else "cada una")
-        text = f"{name} compra {n} {es_item} a {p} dólares {each}"
-        text += f" y {m} {es_item2} a {q} dólares {each2}" if difficulty != "easy" else ""
-        text += f". Paga con un billete de {bill} dólares"
-        text += f" y además usa un cupón que le descuenta {coupon} dólares" if coupon else ""
+        text = f"{name} compra {n} {es_item} a {_usd(p, 'es')} {each}"
+        text += f" y {m} {es_item2} a {_usd(q, 'es')} {each2}" if difficulty != "easy" else ""
+        text += f". Paga con un billete de {_usd(bill, 'es')}"
+        text += f" y además usa un cupón que le descuenta {_usd(coupon, 'es')}" if coupon else ""
         text += ". ¿Cuánto dinero le devuelven?"
         art, art2 = ("Los" if gender == "m" else "Las"), ("Los" if gender2 == "m" else "Las")
-        steps = [f"{art} {es_item} cuestan {n} × {p} = {n * p} dólares."]
+        steps = [f"{art} {es_item} cuestan {n} × {p} = {_usd(n * p, 'es')}."]
         if difficulty != "easy":
-            steps += [f"{art2} {es_item2} cuestan {m} × {q} = {m * q} dólares.",
-                      f"En total gasta {n * p} + {m * q} = {cost} dólares."]
+            steps += [f"{art2} {es_item2} cuestan {m} × {q} = {_usd(m * q, 'es')}.",
+                      f"En total gasta {n * p} + {m * q} = {_usd(cost, 'es')}."]
         if coupon:
-            steps.append(f"Con el cupón paga {cost} - {coupon} = {cost - coupon} dólares.")
-        steps.append(f"Le devuelven {bill} - {cost - coupon} = {answer} dólares.")
+            steps.append(f"Con el cupón paga {cost} - {coupon} = {_usd(cost - coupon, 'es')}.")
+        steps.append(f"Le devuelven {bill} - {cost - coupon} = {_usd(answer, 'es')}.")
     else:
-        text = f"{name} buys {n} {en_item} at {p} dollars each"
-        text += f" and {m} {en_item2} at {q} dollars each" if difficulty != "easy" else ""
+        text = f"{name} buys {n} {en_item} at {_usd(p, 'en')} each"
+        text += f" and {m} {en_item2} at {_usd(q, 'en')} each" if difficulty != "easy" else ""
         text += f". {pron.capitalize()} pays with a {bill}-dollar bill"
-        text += f" and also uses a coupon worth {coupon} dollars" if coupon else ""
+        text += f" and also uses a coupon worth {_usd(coupon, 'en')}" if coupon else ""
         text += f". How much change does {pron} get?"
-        steps = [f"The {en_item} cost {n} × {p} = {n * p} dollars."]
+        steps = [f"The {en_item} cost {n} × {p} = {_usd(n * p, 'en')}."]
         if difficulty != "easy":
-            steps += [f"The {en_item2} cost {m} × {q} = {m * q} dollars.",
-                      f"Together that is {n * p} + {m * q} = {cost} dollars."]
+            steps += [f"The {en_item2} cost {m} × {q} = {_usd(m * q, 'en')}.",
+                      f"Together that is {n * p} + {m * q} = {_usd(cost, 'en')}."]
         if coupon:
-            steps.append(f"With the coupon {pron} pays {cost} - {coupon} = {cost - coupon} dollars.")
-        steps.append(f"The change is {bill} - {cost - coupon} = {answer} dollars.")
+            steps.append(f"With the coupon {pron} pays {cost} - {coupon} = {_usd(cost - coupon, 'en')}.")
+        steps.append(f"The change is {bill} - {cost - coupon} = {_usd(answer, 'en')}.")
     key = f"word_shopping:{difficulty}:{ni}:{ii}:{n}:{p}:{m}:{q}:{coupon}"
     return Task(text, answer, tuple(steps), "word", difficulty, key)
 
@@ -287,29 +294,29 @@ def _word_savings(rng: random.Random, difficulty: str, lang: str) -> Task:
     answer = rest // 2 if difficulty == "hard" else rest
     name, pron = _NAMES[lang][ni]
     if lang == "es":
-        text = (f"{name} tiene {start} dólares ahorrados. Cada semana ahorra {w} dólares más durante {n} semanas"
-                if start else f"{name} ahorra {w} dólares cada semana durante {n} semanas")
-        text += f" y luego gasta {x} dólares en un regalo."
+        text = (f"{name} tiene {_usd(start, 'es')} ahorrados. Cada semana ahorra {_usd(w, 'es')} más durante {n} semanas"
+                if start else f"{name} ahorra {_usd(w, 'es')} cada semana durante {n} semanas")
+        text += f" y luego gasta {_usd(x, 'es')} en un regalo."
         text += " Después gasta la mitad de lo que le queda en libros." if difficulty == "hard" else ""
         text += " ¿Cuánto dinero le queda?"
-        steps = [f"Ahorra {w} × {n} = {w * n} dólares."]
+        steps = [f"Ahorra {w} × {n} = {_usd(w * n, 'es')}."]
         if start:
-            steps.append(f"Con lo que tenía: {start} + {w * n} = {start + w * n} dólares.")
-        steps.append(f"Tras el regalo: {start + w * n} - {x} = {rest} dólares.")
+            steps.append(f"Con lo que tenía: {start} + {w * n} = {_usd(start + w * n, 'es')}.")
+        steps.append(f"Tras el regalo: {start + w * n} - {x} = {_usd(rest, 'es')}.")
         if difficulty == "hard":
-            steps.append(f"La mitad de {rest} es {answer}, así que le quedan {answer} dólares.")
+            steps.append(f"La mitad de {rest} es {answer}, así que le quedan {_usd(answer, 'es')}.")
     else:
-        text = (f"{name} has {start} dollars saved. Every week {pron} saves {w} more dollars for {n} weeks"
-                if start else f"{name} saves {w} dollars every week for {n} weeks")
-        text += f" and then spends {x} dollars on a gift."
+        text = (f"{name} has {_usd(start, 'en')} saved. Every week {pron} saves {w} more dollars for {n} weeks"
+                if start else f"{name} saves {_usd(w, 'en')} every week for {n} weeks")
+        text += f" and then spends {_usd(x, 'en')} on a gift."
         text += f" Then {pron} spends half of what is left on books." if difficulty == "hard" else ""
         text += f" How much money does {pron} have left?"
-        steps = [f"{pron.capitalize()} saves {w} × {n} = {w * n} dollars."]
+        steps = [f"{pron.capitalize()} saves {w} × {n} = {_usd(w * n, 'en')}."]
         if start:
-            steps.append(f"With the savings: {start} + {w * n} = {start + w * n} dollars.")
-        steps.append(f"After the gift: {start + w * n} - {x} = {rest} dollars.")
+            steps.append(f"With the savings: {start} + {w * n} = {_usd(start + w * n, 'en')}.")
+        steps.append(f"After the gift: {start + w * n} - {x} = {_usd(rest, 'en')}.")
         if difficulty == "hard":
-            steps.append(f"Half of {rest} is {answer}, so {answer} dollars are left.")
+            steps.append(f"Half of {rest} is {answer}, so {_usd(answer, 'en')} are left.")
     key = f"word_savings:{difficulty}:{ni}:{w}:{n}:{start}:{x}"
     return Task(text, answer, tuple(steps), "word", difficulty, key)
 
