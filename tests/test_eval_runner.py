@@ -171,3 +171,16 @@ def test_bad_generation_settings() -> None:
         GenerationParams(top_p=0)
     with pytest.raises(UserError):
         EvalConfig(model="m", benchmarks="math500", output=Path("x"), samples=0)
+
+
+def test_config_from_recipe(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from polyreason.evaluate.runner import config_from_recipe
+
+    ev = SimpleNamespace(benchmarks=["mgsm-es"], samples=4, limit=10, temperature=0.7, top_p=0.9, max_new_tokens=64,
+                         backend="transformers", batch_size=8, prompt_template="Problema: {problem}")
+    cfg = config_from_recipe(SimpleNamespace(eval=ev, seed=7), model="runs/x/final", output=tmp_path)
+    assert cfg.benchmarks == ["mgsm-es"] and cfg.samples == 4 and cfg.params.seed == 7
+    assert cfg.params.temperature == 0.7 and cfg.prompt_template == "Problema: {problem}"
+    assert cfg.prompt_style == "lighteval" and cfg.system is None

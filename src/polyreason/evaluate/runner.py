@@ -76,6 +76,30 @@ class EvalConfig:
         }
 
 
+def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalConfig:
+    """Build an :class:`EvalConfig` from a recipe (``polyreason.config.Recipe``) for the model it trained.
+
+    Reads ``recipe.eval`` (benchmarks, samples, limit, temperature, top_p, max_new_tokens, backend,
+    batch_size) and, when the recipe has them, ``prompt_style``, ``prompt_template`` and ``system`` (how a
+    recipe overrides the evaluation prompt); the run seed is ``recipe.seed``.
+    """
+    ev = recipe.eval
+    return EvalConfig(
+        model=model,
+        benchmarks=list(ev.benchmarks) or ["math500"],
+        output=Path(output),
+        samples=ev.samples,
+        limit=ev.limit,
+        params=GenerationParams(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens,
+                                seed=getattr(recipe, "seed", 0)),
+        backend=ev.backend,
+        batch_size=ev.batch_size,
+        prompt_style=getattr(ev, "prompt_style", None) or "lighteval",
+        prompt_template=getattr(ev, "prompt_template", None),
+        system=getattr(ev, "system", None),
+    )
+
+
 @dataclass(frozen=True)
 class Request:
     """One sample to produce: its cache key, rendered prompt and prompt length in tokens."""
