@@ -191,6 +191,10 @@ def test_cli_chain_with_tiny_model(tmp_path):
                                "--size", "2", "--ratio", "hard=1"])
     assert res.exit_code == 0, res.output
     assert [r["difficulty"] for r in _lines(tmp_path / "m.jsonl")] == ["hard", "hard"]
+    res = runner.invoke(_app, ["data", "mix", str(tmp_path / "d.jsonl"), "-o", str(tmp_path / "m2.jsonl"),
+                               "--size", "2", "--ratio", "hard=1", "--max-tokens", "3", "--tokenizer", "tiny-random"])
+    assert res.exit_code == 0, res.output  # "What is 12 + 34?" is more than 3 tokens: all filtered
+    assert (tmp_path / "m2.jsonl").read_text() == ""
     res = runner.invoke(_app, ["data", "judge", str(syn), "-o", str(tmp_path / "j.jsonl"), "--model",
                                "tiny-random", "--max-new-tokens", "4", "--limit", "2", "--keep-unscored"])
     assert res.exit_code == 0, res.output

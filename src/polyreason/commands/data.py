@@ -211,13 +211,22 @@ def mix_cmd(
     min_chars: int = typer.Option(0, help="Drop problems shorter than this."),
     max_chars: int = typer.Option(None, help="Drop problems longer than this."),
     max_solution_chars: int = typer.Option(None, help="Drop rows whose solution/assistant turn is longer."),
+    max_tokens: int = typer.Option(None, help="Drop rows whose problem + solution exceed this many tokens."),
+    tokenizer: str = typer.Option(None, help="Tokenizer (model spec) for --max-tokens, e.g. smollm2-135m."),
     seed: int = typer.Option(0),
 ) -> None:
     """Build a training set of a target size and difficulty mix (deterministic by seed)."""
     from polyreason.data.difficulty import mix, parse_ratio
 
+    tok = None
+    if max_tokens is not None:
+        if tokenizer is None:
+            raise UserError("--max-tokens needs --tokenizer; fix: e.g. --tokenizer smollm2-135m")
+        from polyreason.models import load_tokenizer
+
+        tok = load_tokenizer(tokenizer)
     rep = mix(_rows(input), output, size=size, ratio=parse_ratio(ratio), seed=seed, min_chars=min_chars,
-              max_chars=max_chars, max_solution_chars=max_solution_chars)
+              max_chars=max_chars, max_solution_chars=max_solution_chars, max_tokens=max_tokens, tokenizer=tok)
     _report(rep, None, "mix")
 
 

@@ -156,11 +156,21 @@ def _answer_len(row: dict) -> int:
     return len(str(row.get("solution") or ""))
 
 
+def _n_tokens(tokenizer, row: dict) -> int:
+    if tokenizer is None:
+        raise UserError("a token-length filter needs a tokenizer; fix: pass --tokenizer MODEL_SPEC")
+    msgs = row.get("messages")
+    answer = str(msgs[-1].get("content", "")) if isinstance(msgs, list) and msgs else str(row.get("solution") or "")
+    return len(tokenizer(problem_text(row) + "\n" + answer, add_special_tokens=False)["input_ids"])
+
+
 def mix(rows: Iterable[dict], output: str | Path, *, size: int, ratio: dict[str, float], seed: int = 0,
-        min_chars: int = 0, max_chars: int | None = None, max_solution_chars: int | None = None) -> dict:
+        min_chars: int = 0, max_chars: int | None = None, max_solution_chars: int | None = None,
+        max_tokens: int | None = None, tokenizer=None) -> dict:
     """Write ``size`` rows to ``output`` with difficulty fractions ``ratio`` (rows with no difficulty count as
     ``unknown``), after dropping problems shorter than ``min_chars`` / longer than ``max_chars`` and
-    solutions/assistant turns longer than ``max_solution_chars``.  A bucket with too few rows contributes all
+    solutions/assistant turns longer than ``max_solution_chars``; with a ``tokenizer``, rows whose problem plus
+    solution/assistant turn exceed ``max_tokens`` tokens are dropped too.  A bucket with too few rows contributes all
     it has (the report says so); nothing is silently refilled from other buckets.
     """
     if size < 1:
@@ -176,7 +186,8 @@ def mix(rows: Iterable[dict], output: str | Path, *, size: int, ratio: dict[str,
     for row in rows:
         n_chars = len(problem_text(row))
         if n_chars < min_chars or (max_chars is not None and n_chars > max_chars) or (
-                max_solution_chars is not None and _answer_len(row) > max_solution_chars):
+                max_solution_chars is not None and _answer_len(row) > max_solution_chars) or (
+                max_tokens is not None and _n_tokens(tokenizer, row) > max_tokens):
             filtered += 1
             continue
         bucket = row.get("difficulty") or "unknown"
