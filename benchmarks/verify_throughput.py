@@ -24,6 +24,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+_WORKER_REASONS = (
+    "math-verify",
+    "equations",
+    "timeout",
+    "gold unparseable",
+    "prediction unparseable",
+    "verifier",
+)
 DEFAULT_DATA = "/work/shared/data/benchmarks/math500/test.jsonl"
 
 FILLER = [
@@ -52,7 +60,8 @@ def build_items(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         row = rows[i % len(rows)]
         gold = row["answer"]
-        other = rng.choice([g for g in golds[:50] if g != gold])
+        # A different answer (no "x=5"-style golds: "x=5" and "5" are the same answer).
+        other = rng.choice([g for g in golds[:50] if g != gold and "=" not in g])
         r = rng.random()
         think = f"<think>\n{_reasoning(rng, rng.randint(2, 8))}\n</think>\n\n"
         ig = _int_gold(gold)
@@ -92,6 +101,31 @@ def build_items(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
             completion = f"<think>\n{solution}\n{_reasoning(rng, 30)}\n</think>\n\nThe final answer is $\\boxed{{{final}}}$."
         items.append({"gold": gold, "completion": completion, "label": label, "kind": kind})
     return items
+
+
+ADVERSARIAL = {
+    "power tower": "\\boxed{2^{2^{2^{2^{2^{2^{2^{2}}}}}}}}",
+    "9^9^9^9": "\\boxed{9^{9^{9^{9}}}}",
+    "10,000 nested braces": "\\boxed{" + "{" * 10_000 + "1" + "}" * 10_000 + "}",
+    "1 MB string": "x" * 1_000_000 + " \\boxed{2}",
+    "300-deep \\frac": "\\boxed{" + "\\frac{1}{" * 300 + "2" + "}" * 300 + "}",
+    "60-deep \\frac": "\\boxed{" + "\\frac{1}{" * 60 + "2" + "}" * 60 + "}",
+    "20,000-digit number": "\\boxed{" + "9" * 20_000 + "}",
+    "control characters": "\\boxed{\x00\x01 2 \x1b[31m}" + "\x07" * 1000,
+    "3,000-term sum": "\\boxed{" + "+".join(["x"] * 3000) + "}",
+}
+
+
+def run_adversarial(timeout: float) -> dict[str, float]:
+    """Wall time (ms) of one verify() call per pathological input, warm pool."""
+    from polyreason.verify import verify
+
+    out = {}
+    for name, text in ADVERSARIAL.items():
+        t = time.perf_counter()
+        verify("2", text, timeout=timeout)
+        out[name] = round((time.perf_counter() - t) * 1000, 1)
+    return out
 
 
 def run_baseline(items: list[dict]) -> tuple[list[bool], float]:
@@ -154,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     lat.sort()
     p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(0.99 * len(lat)))]
 
+    adversarial = run_adversarial(args.timeout)
+
     base_right = [i for i, it in enumerate(items) if base[i] == it["label"]]
     same_where_right = sum(1 for i in base_right if bool(ours[i].correct) == base[i])
     ours_right = sum(1 for i, it in enumerate(items) if bool(ours[i].correct) == it["label"])
@@ -175,13 +211,16 @@ def main(argv: list[str] | None = None) -> int:
         "latency_p50_ms": round(p50 * 1000, 2),
         "latency_p99_ms": round(p99 * 1000, 2),
         "latency_max_ms": round(lat[-1] * 1000, 2),
+        "adversarial_ms": adversarial,
+        "adversarial_max_ms": max(adversarial.values()),
         "baseline_accuracy_vs_label": round(len(base_right) / len(items), 4),
         "ours_accuracy_vs_label": round(ours_right / len(items), 4),
         "identical_where_math_verify_right": f"{same_where_right}/{len(base_right)}",
         "disagreements(kind, math_verify, ours)": {str(k): v for k, v in diffs.most_common()},
-        "fast_path_share": round(
-            sum(1 for v in ours if v.reason.startswith(("exact", "no answer", "hedged"))) / len(items), 3
+        "decided_without_math_verify": round(
+            sum(1 for v in ours if not v.reason.startswith(_WORKER_REASONS)) / len(items), 3
         ),
+        "reasons": dict(Counter(v.reason.split(":")[0] for v in ours).most_common()),
     }
     print(json.dumps(figures, indent=2))
     if args.json:

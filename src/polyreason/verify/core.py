@@ -36,6 +36,7 @@ from polyreason.verify.pool import TaskTimeout, can_use_processes, get_pool
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 2.0
+KILL_MARGIN_S = 0.05
 MAX_GOLD_CHARS = 5_000
 MAX_MATH_VERIFY_CHARS = 1_000  # longer extracted answers are judged wrong without parsing
 
@@ -144,7 +145,9 @@ def _run(task: _Task, timeout: float | None, workers: int | None = None) -> Verd
         correct, shown, reason = judge(task.gold, task.pred)
     else:
         try:
-            correct, shown, reason = get_pool(workers).run((task.gold, task.pred), timeout)
+            # Keep a little of the budget for killing an overrunning worker, so the call itself ends in time.
+            budget = max(0.05, timeout - KILL_MARGIN_S)
+            correct, shown, reason = get_pool(workers).run((task.gold, task.pred), budget)
         except TaskTimeout as exc:
             return Verdict(False, task.extracted, None, f"timeout: {exc}")
     if len(_GOLD_PARSEABLE) < _MAX_REMEMBERED_GOLDS:
