@@ -117,3 +117,23 @@ def test_inside_a_daemonic_process_falls_back_in_process():
     result = queue.get(timeout=60)
     proc.join(timeout=10)
     assert result == (True, True)
+
+
+def test_threads_waiting_for_a_worker_survive_kills():
+    from polyreason.verify.pool import VerifierPool
+
+    pool = VerifierPool(1)
+    tasks = [("2", "2^{2^{2^{2^{2^{2^{2}}}}}}"), ("x^2", "x \\cdot x")] * 3
+
+    def run(task):
+        try:
+            return pool.run(task, 0.5)[0]
+        except Exception as exc:  # noqa: BLE001 - a timeout is an expected outcome here
+            return type(exc).__name__
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        results = list(ex.map(run, tasks))
+    pool.close()
+    assert results == ["TaskTimeout", True] * 3
+    assert time.monotonic() - start < 3 * 0.5 + 3 * SLACK_S

@@ -108,6 +108,7 @@ class VerifierPool:
             self._idle.put(w)
 
     def _acquire(self) -> _Worker:
+        give_up = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
             try:
                 return self._idle.get_nowait()
@@ -124,10 +125,13 @@ class VerifierPool:
                     with self._lock:
                         self._alive -= 1
                     raise
+            if time.monotonic() > give_up:
+                raise RuntimeError("no verifier worker became free")
             try:
-                return self._idle.get(timeout=STARTUP_TIMEOUT_S)
-            except queue.Empty as exc:
-                raise RuntimeError("no verifier worker became free") from exc
+                # Short waits: a worker killed elsewhere frees a slot without ever reaching the idle queue.
+                return self._idle.get(timeout=0.02)
+            except queue.Empty:
+                continue
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
