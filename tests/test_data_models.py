@@ -55,8 +55,9 @@ def test_difficulty_tags_by_pass_rate_and_resumes(tmp_path):
     rows = list(generate_problems(12, kinds=["add_sub"], difficulty="easy"))
     out = tmp_path / "d.jsonl"
     gen = Scripted(_solver(2))
-    report = estimate_difficulty(rows, gen, out, k=4, batch_size=4)
+    report = estimate_difficulty(rows, gen, out, k=4, batch_size=4, keep_samples=True)
     tagged = _lines(out)
+    assert [s["correct"] for s in tagged[0]["samples"]] == [True, True, False, False]
     assert report["counts"] == {"medium": 12} and {r["pass_rate"] for r in tagged} == {0.5}
     assert all(r["n_samples"] == 4 and r["difficulty_model"] == "scripted" for r in tagged)
 

@@ -189,6 +189,7 @@ def difficulty_cmd(
     concurrency: int = typer.Option(4, help="Parallel requests to an endpoint."),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (local models)."),
     resume: bool = typer.Option(True, help="Skip rows already in <output>.partial."),
+    keep_samples: bool = typer.Option(False, help="Store the sampled completions and verdicts in each row."),
 ) -> None:
     """Estimate each problem's pass rate with k samples and tag it easy / medium / hard."""
     from polyreason.data.difficulty import estimate_difficulty
@@ -197,7 +198,7 @@ def difficulty_cmd(
     rep = estimate_difficulty(_limit(_rows(input), limit), gen, output, k=k, batch_size=batch_size,
                               max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
                               easy_min=easy_min, hard_max=hard_max, resume=resume,
-                              total=_total(input, limit))
+                              total=_total(input, limit), keep_samples=keep_samples)
     _report(rep, None, "difficulty")
 
 

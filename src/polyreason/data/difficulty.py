@@ -84,11 +84,13 @@ def _batch_seed(seed: int, rid: str) -> int:
 def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, k: int = 4, batch_size: int = 8,
                         max_new_tokens: int = 512, temperature: float = 0.7, top_p: float = 0.95, seed: int = 0,
                         easy_min: float = 0.75, hard_max: float = 0.25, resume: bool = True,
-                        verifier: Verifier | None = None, total: int | None = None) -> dict:
+                        verifier: Verifier | None = None, total: int | None = None,
+                        keep_samples: bool = False) -> dict:
     """Sample ``generator`` ``k`` times per RL row, verify, tag and append rows to ``output`` (resumable).
 
     Each written row gains ``pass_rate``, ``n_correct``, ``n_samples``, ``difficulty`` and
-    ``difficulty_model``.  Returns counts per difficulty.
+    ``difficulty_model`` (and, with ``keep_samples``, ``samples``: the completions and their verdicts).
+    Returns counts per difficulty.
     """
     from polyreason.prompts import build_messages
 
@@ -120,6 +122,8 @@ def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, 
                 rate = None if any(v is None for v in verdicts) else sum(bool(v) for v in verdicts) / len(verdicts)
                 row.update(pass_rate=rate, n_correct=sum(bool(v) for v in verdicts), n_samples=len(verdicts),
                            difficulty=tag(rate, easy_min, hard_max), difficulty_model=generator.name)
+                if keep_samples:
+                    row["samples"] = [{"completion": c, "correct": v} for c, v in zip(completions, verdicts, strict=True)]
                 counts[str(row["difficulty"])] += 1
                 writer.write(row)
     except BaseException:
