@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 
 from polyreason.data import generate_problems, generate_sft_rows
 from polyreason.data.difficulty import estimate_difficulty, mix, parse_ratio, tag
+from polyreason.data.prepare import prepare
 from polyreason.data.synth import follows_format, judge_rows, parse_score, synthesize
 from polyreason.errors import UserError
 
@@ -199,3 +202,45 @@ def test_cli_chain_with_tiny_model(tmp_path):
     res = runner.invoke(_app, ["data", "judge", str(syn), "-o", str(tmp_path / "j.jsonl"), "--model",
                                "tiny-random", "--max-new-tokens", "4", "--limit", "2", "--keep-unscored"])
     assert res.exit_code == 0, res.output
+
+
+class _Solver(BaseHTTPRequestHandler):
+    """OpenAI-compatible endpoint: solves 'What is a ± b?' in the think/boxed format; grades with 'Score: 8'."""
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        conv = body["messages"]
+        if "grader" in conv[0]["content"]:
+            texts = ["Correct and clear.\nScore: 8"] * body["n"]
+        else:
+            ans = _answer_of(conv)
+            texts = [f"<think>\n{conv[-1]['content']} I compute it.\n</think>\n\nThe answer is \\boxed{{{ans}}}"]
+            texts = texts * body["n"]
+        data = json.dumps({"choices": [{"message": {"content": t}} for t in texts]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_cli_synth_with_judge_through_an_endpoint(tmp_path):
+    from polyreason.cli import _app
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Solver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        syn = tmp_path / "syn.jsonl"
+        prepare("synthetic:5:en:easy:add_sub", syn)
+        res = CliRunner().invoke(_app, ["data", "synth", str(syn), "-o", str(tmp_path / "t.jsonl"), "--model", url,
+                                        "--judge-model", url, "--n", "2", "--keep", "all", "--min-score", "7"])
+        assert res.exit_code == 0, res.output
+    finally:
+        server.shutdown()
+        server.server_close()
+    rows = _lines(tmp_path / "t.jsonl")
+    assert len(rows) == 10 and all(r["judge"]["score"] == 8.0 and r["synth"]["n_correct"] == 2 for r in rows)
+    assert rows[0]["synth"]["model"].startswith("default@http://127.0.0.1")
