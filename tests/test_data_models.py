@@ -87,6 +87,15 @@ def test_difficulty_unparseable_gold_is_untagged(tmp_path):
     assert _lines(tmp_path / "o.jsonl")[0]["difficulty"] is None
 
 
+def test_steps_that_verify_need_gold_answers(tmp_path):
+    rows = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+             "language": "en", "source": "chat", "id": "c1"}]
+    with pytest.raises(UserError, match="'c1', column 'answer'"):
+        estimate_difficulty(rows, Scripted(lambda c, j: ""), tmp_path / "d.jsonl", k=1)
+    with pytest.raises(UserError, match="column 'answer'"):
+        synthesize(rows, Scripted(lambda c, j: ""), tmp_path / "s.jsonl", n=1)
+
+
 def test_mix_ratio_length_filter_and_determinism(tmp_path):
     rows = []
     for i, r in enumerate(generate_problems(300, seed=4)):

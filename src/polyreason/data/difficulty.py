@@ -60,6 +60,13 @@ def _fallback_verify(gold: str, completion: str, language: str) -> bool | None:
     return bool(verify(g, parse(f"\\boxed{{{pred}}}")))
 
 
+def require_answer(row: dict) -> None:
+    """Raise a UserError naming the row if it has no gold ``answer`` (needed to verify samples)."""
+    if row.get("answer") in (None, ""):
+        raise UserError(f"row {row.get('id')!r}, column 'answer': missing; this step verifies samples against the "
+                        "gold answer; fix: prepare the data with an answer column (--map answer=COLUMN)")
+
+
 def tag(pass_rate: float | None, easy_min: float = 0.75, hard_max: float = 0.25) -> str | None:
     """``easy`` / ``medium`` / ``hard`` from a pass rate (None stays None)."""
     if pass_rate is None:
@@ -110,6 +117,7 @@ def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, 
             if row["id"] in writer.done:
                 skipped += 1
                 continue
+            require_answer(row)
             yield row
 
     try:

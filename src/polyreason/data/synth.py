@@ -19,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 
 from polyreason.data.curate import problem_text
-from polyreason.data.difficulty import Verifier, _batch_seed, default_verifier
+from polyreason.data.difficulty import Verifier, _batch_seed, default_verifier, require_answer
 from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, row_id
 from polyreason.errors import UserError
@@ -100,6 +100,8 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
     try:
         for batch in track(_batches(rows, writer, batch_size, stats), description="synth", unit="batches",
                            total=batches_left(total, len(writer.done), batch_size)):
+            for row in batch:
+                require_answer(row)
             prefixes = [build_messages(problem_text(r), r.get("language", "en"), system) for r in batch]
             outs = generator.chat(prefixes, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
                                   top_p=top_p, seed=_batch_seed(seed, batch[0]["id"]))
