@@ -240,6 +240,13 @@ def test_load_rows_column_map_parquet_json_and_datasets_dir(tmp_path):
         list(load_rows(str(tmp_path / "d.parquet"), column_map={"problem": "nope"}))
 
 
+def test_load_rows_keeps_foreign_difficulty_scales(tmp_path):
+    path = tmp_path / "lv.jsonl"
+    path.write_text('{"problem": "a", "answer": "1", "difficulty": 7}\n{"problem": "b", "answer": "2", "difficulty": "hard"}\n')
+    rows = list(load_rows(str(path)))
+    assert rows[0]["difficulty"] is None and rows[0]["source_difficulty"] == 7 and rows[1]["difficulty"] == "hard"
+
+
 def test_load_rows_invalid_rows_named_or_skipped(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('{"problem": "a", "answer": "1"}\n{"problem": "", "answer": "2"}\n{"problem": "c", "answer": "3"}\n')

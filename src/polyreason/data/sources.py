@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from polyreason.data import formats
-from polyreason.data.schema import validate_row
+from polyreason.data.schema import DIFFICULTIES, validate_row
 from polyreason.errors import UserError
 
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".tsv", ".csv")
@@ -157,8 +157,12 @@ def normalize_record(raw: dict, *, kind: str, language: str, source: str, where:
     if kind == "rl":
         out = {k: v for k, v in row.items() if k not in ("question", "solution", "generations", "messages",
                                                           "final_answer", "correctness_math_verify")}
+        difficulty = row.get("difficulty")
+        if difficulty is not None and difficulty not in DIFFICULTIES:  # a dataset's own scale (levels, 1-10)
+            out["source_difficulty"] = difficulty
+            difficulty = None
         out.update(problem=problem, answer=answer_to_str(answer) if answer is not None else None,
-                   language=lang, difficulty=row.get("difficulty"), source=src, id=rid)
+                   language=lang, difficulty=difficulty, source=src, id=rid)
         if reasoning and fmt != "messages":
             out["solution"] = reasoning
         return validate_row(out, where, "rl")
