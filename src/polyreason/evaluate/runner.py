@@ -186,6 +186,9 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
             config.backend, config.model, batch_size=config.batch_size or (512 if config.backend == "vllm" else 16),
             dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code,
         )
+    if config.samples > 1 and config.params.temperature == 0:
+        log.warning("--samples %d with temperature 0: greedy samples are identical; pass@k will equal pass@1",
+                    config.samples)
     requests = build_requests(config, backend, problems)
     cache_path = config.cache or config.output / "cache.sqlite"
     stats = RunStats()
