@@ -90,3 +90,14 @@ def test_cli_dedup_and_decontaminate(tmp_path):
     rep = json.loads((tmp_path / "c.jsonl.report.json").read_text())
     assert rep["n_removed"] == 5 and rep["per_benchmark"] == {"gsm8k": 5} and rep["examples"]
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 10
+
+
+def test_stats_command():
+    from polyreason.cli import _app
+
+    res = CliRunner().invoke(_app, ["data", "stats", "synthetic:40:es:hard", "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output)
+    assert info["n_rows"] == 40 and info["language"] == {"es": 40} and info["difficulty"] == {"hard": 40}
+    assert info["kind"] == {"rl": 40} and 0 < info["problem_chars"]["p50"] <= info["problem_chars"]["max"]
+    assert CliRunner().invoke(_app, ["data", "stats", "synthetic:5"]).exit_code == 0

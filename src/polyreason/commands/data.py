@@ -14,8 +14,8 @@ from rich.console import Console
 
 from polyreason.errors import UserError
 
-data_app = typer.Typer(help="Build training data: prepare, dedup, decontaminate, difficulty, mix, translate, "
-                            "synth, judge, synthetic.", no_args_is_help=True)
+data_app = typer.Typer(help="Build training data: prepare, synthetic, stats, dedup, decontaminate, difficulty, "
+                            "mix, translate, synth, judge.", no_args_is_help=True)
 console = Console()
 
 MODEL_HELP = ("Model spec (tiny-random, smollm2-135m, hub id, local dir) or an OpenAI-compatible endpoint URL "
@@ -123,6 +123,27 @@ def synthetic_cmd(
         for row in rows:
             out.write(row)
     console.print(f"[bold green]wrote[/] {out.count} {kind} rows to {output}")
+
+
+@data_app.command("stats")
+def stats_cmd(
+    input: str = typer.Argument(..., help="Rows to describe (any source load_rows reads)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Count rows per language, source, difficulty and kind; problem length percentiles."""
+    from rich.table import Table
+
+    from polyreason.data.curate import stats
+
+    info = stats(_rows(input))
+    if as_json:
+        typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{input}: {info['n_rows']} rows", show_header=False)
+    for key in ("kind", "language", "difficulty", "source"):
+        table.add_row(key, ", ".join(f"{k} {v}" for k, v in list(info[key].items())[:12]))
+    table.add_row("problem chars", ", ".join(f"{k} {v}" for k, v in info["problem_chars"].items()))
+    console.print(table)
 
 
 @data_app.command("dedup")

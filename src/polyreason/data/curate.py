@@ -106,6 +106,25 @@ def _example(report: dict, text: str, match: str, why: str, **extra) -> None:
         report["examples"].append({"problem": text[:300], "matched": match[:300], "reason": why, **extra})
 
 
+def stats(rows: Iterable[dict]) -> dict:
+    """Counts per language, source, difficulty and row kind, plus problem length percentiles (characters)."""
+    by: dict[str, Counter] = {"language": Counter(), "source": Counter(), "difficulty": Counter(), "kind": Counter()}
+    lengths: list[int] = []
+    for row in rows:
+        by["language"][str(row.get("language"))] += 1
+        by["source"][str(row.get("source"))] += 1
+        by["difficulty"][str(row.get("difficulty"))] += 1
+        by["kind"]["sft" if isinstance(row.get("messages"), list) else "rl"] += 1
+        lengths.append(len(problem_text(row)))
+    lengths.sort()
+
+    def pct(q: float) -> int:
+        return lengths[min(len(lengths) - 1, int(q * len(lengths)))] if lengths else 0
+
+    return {"n_rows": len(lengths), **{k: dict(v.most_common()) for k, v in by.items()},
+            "problem_chars": {"p50": pct(0.5), "p90": pct(0.9), "max": lengths[-1] if lengths else 0}}
+
+
 # ---------------------------------------------------------------------------------------- decontaminate
 def registry_benchmarks() -> Iterator[tuple[str, str]]:
     """``(benchmark, problem_text)`` for every benchmark of the evaluation registry (vendored, offline).
