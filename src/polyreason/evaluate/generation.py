@@ -201,7 +201,11 @@ class VLLMBackend:
             )
             for i in range(len(prompts))
         ]
-        outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
+        # token ids, not text: the chat template already holds BOS/special tokens, and vLLM would add BOS again
+        token_prompts = [
+            {"prompt_token_ids": self.tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts
+        ]
+        outputs = self.llm.generate(token_prompts, sampling, use_tqdm=False)
         results = []
         for out in outputs:
             best = out.outputs[0]
