@@ -184,3 +184,31 @@ def test_config_from_recipe(tmp_path: Path) -> None:
     assert cfg.benchmarks == ["mgsm-es"] and cfg.samples == 4 and cfg.params.seed == 7
     assert cfg.params.temperature == 0.7 and cfg.prompt_template == "Problema: {problem}"
     assert cfg.prompt_style == "lighteval" and cfg.system is None
+
+
+def test_vllm_backend_with_a_stand_in_module(monkeypatch) -> None:
+    """The vLLM backend's plumbing (token-id prompts, per-request seeds, finish reasons), without vLLM."""
+    import sys
+    from types import SimpleNamespace
+
+    seen = {}
+
+    class FakeLLM:
+        def __init__(self, **kwargs):
+            seen["init"] = kwargs
+
+        def generate(self, prompts, sampling, use_tqdm=False):
+            seen["prompts"], seen["sampling"] = prompts, sampling
+            return [SimpleNamespace(outputs=[SimpleNamespace(text=f"\\boxed{{{i}}}", token_ids=[5] * (i + 1),
+                                                              finish_reason="length" if i else "stop")])
+                    for i in range(len(prompts))]
+
+    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(LLM=FakeLLM, SamplingParams=lambda **kw: kw))
+    from polyreason.evaluate.generation import make_backend
+
+    backend = make_backend("vllm", "tiny-random", batch_size=64, dtype=None, device="cpu")
+    out = backend.generate(["hello there", "two"], GenerationParams(temperature=0.6, max_new_tokens=9), seed=10)
+    assert [o.completion for o in out] == ["\\boxed{0}", "\\boxed{1}"]
+    assert [o.n_tokens for o in out] == [1, 2] and [o.truncated for o in out] == [False, True]
+    assert all(isinstance(p["prompt_token_ids"], list) for p in seen["prompts"])
+    assert [s["seed"] for s in seen["sampling"]] == [10, 11] and seen["sampling"][0]["max_tokens"] == 9
