@@ -47,8 +47,14 @@ def test_eval_predictions_mode(tmp_path: Path) -> None:
     assert summary["benchmarks"]["math500"]["n_problems"] == 1
 
 
+def test_list_benchmarks() -> None:
+    result = runner.invoke(_app, ["eval", "--list-benchmarks"])
+    assert result.exit_code == 0 and "mgsm-te" in result.output and "olympiadbench" in result.output
+
+
 def test_eval_user_errors_exit_2(tmp_path: Path) -> None:
     cases = [
+        (["--model", "tiny-random"], "no output directory"),
         (["--output", str(tmp_path)], "no model given"),
         (["--model", "tiny-random", "--benchmarks", "math5000", "--output", str(tmp_path)], "Did you mean"),
         (["--predictions", str(tmp_path / "missing.jsonl"), "--benchmark", "gsm8k", "--output", str(tmp_path)],

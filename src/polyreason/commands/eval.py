@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_command(
-    output: Path = typer.Option(..., "--output", "-o", help="Directory for samples.jsonl, summary.json, summary.md."),
+    output: Path = typer.Option(None, "--output", "-o", help="Directory for samples.jsonl, summary.json, summary.md."),
     model: str = typer.Option(None, "--model", "-m", help="Model spec: hub id, local dir, smollm2-135m, tiny-random."),
     benchmarks: str = typer.Option(
         "math500", "--benchmarks", "-b",
@@ -47,11 +47,17 @@ def eval_command(
     source: str = typer.Option(
         "package", help="package (vendored copy, offline) or hub (the same sets read through `datasets`)."
     ),
+    list_benchmarks: bool = typer.Option(False, "--list-benchmarks", help="List the benchmarks and exit."),
 ) -> None:
     """Evaluate a model zero-shot (pass@1 over n samples, pass@k, 95% CI, length, language) — resumable."""
     from polyreason.evaluate.runner import EvalConfig, run_eval, score_predictions
 
     console = Console()
+    if list_benchmarks:
+        _print_registry(console)
+        return
+    if output is None:
+        raise UserError("no output directory; fix: add --output DIR (results and the resumable cache go there)")
     if predictions is not None:
         if model is not None:
             raise UserError("--predictions scores existing completions; fix: drop --model (or drop --predictions)")
@@ -80,6 +86,18 @@ def eval_command(
         f"generated {stats.generated} samples ({stats.tokens_per_second():.1f} tokens/s), "
         f"{stats.cached} reused from the cache"
     )
+
+
+def _print_registry(console: Console) -> None:
+    from polyreason.evaluate.benchmarks import REGISTRY
+
+    table = Table(title="benchmarks (vendored, offline)")
+    for column in ("name", "language", "hub id", "about"):
+        table.add_column(column)
+    for name, spec in REGISTRY.items():
+        hub = f"{spec.hub_id}:{spec.hub_config}" if spec.hub_config and spec.name.startswith("mgsm") else spec.hub_id
+        table.add_row(name, spec.language, hub or "–", spec.description)
+    console.print(table)
 
 
 def _pct(value: float | None) -> str:
