@@ -67,3 +67,17 @@ def test_compact_sampling_is_seeded_and_respects_limits(model) -> None:
     logits = torch.tensor([[0.0, 10.0, 0.0], [5.0, 0.0, 0.0]])
     assert sample_next(logits, 0.0, 1.0).tolist() == [1, 0]
     assert sample_next(logits, 1.0, 0.5).tolist() == [1, 0]  # nucleus keeps only the dominant token
+
+
+def test_sliding_window_models_fall_back(model) -> None:
+    from types import SimpleNamespace
+
+    from polyreason.evaluate.decode import compact_generate, model_supports_compact
+
+    assert model_supports_compact(model)
+    sliding = SimpleNamespace(config=SimpleNamespace(sliding_window=4096, use_sliding_window=True))
+    hybrid = SimpleNamespace(config=SimpleNamespace(layer_types=["sliding_attention", "full_attention"]))
+    qwen_like = SimpleNamespace(config=SimpleNamespace(sliding_window=4096, use_sliding_window=False))
+    assert not model_supports_compact(sliding) and not model_supports_compact(hybrid)
+    assert model_supports_compact(qwen_like)
+    assert compact_generate(sliding, None, None, max_new_tokens=1, eos_ids=[2]) is None

@@ -35,6 +35,17 @@ def sample_next(logits: Any, temperature: float, top_p: float) -> Any:
     return torch.multinomial(probs, num_samples=1).squeeze(-1)
 
 
+def model_supports_compact(model: Any) -> bool:
+    """True for decoder-only models with full attention in every layer (no sliding window, no hybrid layers)."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    if getattr(model.config, "is_encoder_decoder", False):
+        return False
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types and any(kind != "full_attention" for kind in layer_types):
+        return False
+    return not (getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True))
+
+
 def supports_compact(cache: Any) -> bool:
     """True when ``cache`` is a DynamicCache whose layers can be row-selected (no sliding window)."""
     from transformers import DynamicCache
@@ -62,6 +73,8 @@ def compact_generate(
     import torch
     from transformers import DynamicCache
 
+    if not model_supports_compact(model):
+        return None
     cache = DynamicCache()
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
     with torch.inference_mode():
