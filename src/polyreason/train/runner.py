@@ -94,6 +94,7 @@ def run_recipe(
 ) -> RunResult:
     """Run every stage of ``recipe`` and return where things went (see the module docstring)."""
     out = Path(output_dir or recipe.output_dir)
+    check_trackers(recipe.tracking.report_to)
     _prepare_output(out, recipe, resume)
     metrics_path = out / "metrics.jsonl"
     start = time.monotonic()
@@ -114,6 +115,22 @@ def run_recipe(
     result = RunResult(str(out), model_spec, results, str(metrics_path), time.monotonic() - start)
     _write_json(out / "summary.json", _summary(recipe, result))
     return result
+
+
+_TRACKER_MODULES = {"wandb": ("wandb",), "trackio": ("trackio",), "tensorboard": ("tensorboard", "tensorboardX")}
+
+
+def check_trackers(report_to: list[str]) -> None:
+    """Fail before any model loads when a requested tracker is not installed."""
+    import importlib.util
+
+    for name in report_to:
+        modules = _TRACKER_MODULES.get(name, ())
+        if modules and not any(importlib.util.find_spec(m) for m in modules):
+            raise UserError(
+                f"tracking.report_to asks for {name}, which is not installed; fix: `pip install {modules[0]}`, "
+                "or --set tracking.report_to=[none]"
+            )
 
 
 def _prepare_output(out: Path, recipe: Recipe, resume: bool) -> None:
