@@ -253,3 +253,16 @@ def test_cli_synth_with_judge_through_an_endpoint(tmp_path):
     rows = _lines(tmp_path / "t.jsonl")
     assert len(rows) == 10 and all(r["judge"]["score"] == 8.0 and r["synth"]["n_correct"] == 2 for r in rows)
     assert rows[0]["synth"]["model"].startswith("default@http://127.0.0.1")
+
+
+@pytest.mark.slow
+def test_difficulty_with_the_embedded_smollm2(tmp_path):
+    """The real 135M model on the quickstart task (about a minute on 2 CPU cores)."""
+    from polyreason.data.generation import TransformersGenerator
+
+    rows = list(generate_problems(4, kinds=["add_sub"], difficulty="easy"))
+    rep = estimate_difficulty(rows, TransformersGenerator("smollm2-135m", batch_size=4), tmp_path / "d.jsonl", k=2,
+                              max_new_tokens=48, keep_samples=True)
+    tagged = _lines(tmp_path / "d.jsonl")
+    assert sum(rep["counts"].values()) == 4 and all(0.0 <= r["pass_rate"] <= 1.0 for r in tagged)
+    assert all(len(r["samples"]) == 2 and r["samples"][0]["completion"].strip() for r in tagged)
