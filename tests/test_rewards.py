@@ -256,3 +256,26 @@ def test_cosine_reward_callable_monotone_in_length(n_short, extra):
         None, ["\\boxed{7}"] * 2, answer=["7"] * 2, completion_ids=[[1] * n_short, [1] * (n_short + extra)]
     )
     assert short >= long_
+
+
+HOSTILE = {
+    "unclosed_envs": "\\begin{x}" * 20_000,
+    "dollars": "$a" * 100_000,
+    "brackets": "\\[" * 100_000,
+    "backticks": "`a\n" * 50_000,
+    "question_marks": "¿" * 100_000 + "?" * 100_000,
+    "boxes": "\\boxed{" * 50_000,
+    "one_megabyte": "a" * 1_000_000,
+    "control": "\x00\x07" * 100_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_rewards_stay_fast_on_hostile_text(name):
+    import time
+
+    for reward in ("format", "tag_count", "language", "repetition", "naturalness", "soft_overlong"):
+        start = time.monotonic()
+        (value,) = build_reward(reward)(None, [HOSTILE[name]], language=["es"])
+        assert time.monotonic() - start < 3.0, (reward, name)
+        assert value is None or math.isfinite(value)

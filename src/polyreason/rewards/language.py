@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from polyreason.rewards.inputs import column, completion_texts, log_mean
+from polyreason.rewards.spans import split_protected
 from polyreason.verify.extract import THINK_CLOSE, THINK_OPEN
 
 MIN_LETTERS = 12  # fewer letters than this carry too little signal for LID
@@ -20,10 +21,6 @@ MAX_LID_CHARS = 5_000
 _detector = None
 _detector_lock = threading.Lock()
 
-_CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.S)
-_INLINE_CODE = re.compile(r"`[^`\n]*`")
-_DISPLAY_MATH = re.compile(r"\$\$.*?\$\$|\\\[.*?\\\]|\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.S)
-_INLINE_MATH = re.compile(r"\$[^$]*\$|\\\(.*?\\\)", re.S)
 _COMMAND = re.compile(r"\\[a-zA-Z]+\*?(?:\{[^{}]*\})?")
 _NON_LETTERS = re.compile(r"[\d_^{}\\$=+\-*/<>|()\[\]#%&~]+")
 _TAGS = re.compile(r"</?think>")
@@ -41,10 +38,7 @@ def _get_detector():
 
 def strip_non_language(text: str) -> str:
     """Remove code, LaTeX, numbers and symbols, leaving the natural-language words for LID."""
-    text = _CODE_BLOCK.sub(" ", text[: MAX_LID_CHARS * 4])
-    text = _INLINE_CODE.sub(" ", text)
-    text = _DISPLAY_MATH.sub(" ", text)
-    text = _INLINE_MATH.sub(" ", text)
+    text = " ".join(piece for is_math, piece in split_protected(text[: MAX_LID_CHARS * 4]) if not is_math)
     text = _COMMAND.sub(" ", _TAGS.sub(" ", text))
     text = _NON_LETTERS.sub(" ", text)
     return re.sub(r"\s+", " ", text).strip()[:MAX_LID_CHARS]

@@ -18,13 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from polyreason.rewards.inputs import column, completion_texts, log_mean
+from polyreason.rewards.spans import split_protected
 
+MAX_CHARS = 50_000  # longer completions are judged on their first MAX_CHARS characters
 Rule = Callable[[str], int]
 NATURALNESS_RULES: dict[str, dict[str, Rule]] = {}
 
-_MATH_OR_CODE = re.compile(
-    r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|\\\[.*?\\\]|\\\(.*?\\\)|\\boxed\{[^{}]*\}", re.S
-)
+_BOXED = re.compile(r"\\boxed\{[^{}]*\}")
 _QUESTION = re.compile(r"¿([^¿?]*)\?")
 _DECLARATIVE_START = re.compile(
     r"^\s*(?:por lo tanto|por tanto|entonces|así que|asi que|la respuesta|el resultado|primero|luego|"
@@ -40,7 +40,13 @@ def register_naturalness_rule(language: str, name: str, rule: Rule) -> None:
 
 
 def _prose(text: str) -> str:
-    return _MATH_OR_CODE.sub(" ", text)
+    text = _BOXED.sub(" ", text)
+    return " ".join(piece for is_math, piece in split_protected(text) if not is_math)
+
+
+def _math_and_code(text: str) -> list[str]:
+    pieces = [piece for is_math, piece in split_protected(text) if is_math]
+    return pieces + _BOXED.findall(text)
 
 
 def _declarative_question(text: str) -> int:
@@ -73,7 +79,7 @@ def _unbalanced_marks(text: str) -> int:
 
 
 def _marks_in_math_or_code(text: str) -> int:
-    return sum(m.group(0).count("¿") + m.group(0).count("?") for m in _MATH_OR_CODE.finditer(text))
+    return sum(piece.count("¿") + piece.count("?") for piece in _math_and_code(text))
 
 
 for _name, _rule in {
@@ -88,6 +94,7 @@ for _name, _rule in {
 def naturalness_score(text: str, language: str, penalty: float = 0.25) -> float:
     """1 − min(1, penalty·violations) over the rules of ``language``; 1.0 for a language without rules."""
     rules = NATURALNESS_RULES.get(language.lower().split("-")[0], {})
+    text = text[:MAX_CHARS]
     violations = sum(rule(text) for rule in rules.values())
     return 1.0 - min(1.0, penalty * violations)
 

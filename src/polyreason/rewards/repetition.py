@@ -29,20 +29,27 @@ from collections import Counter
 from typing import Any
 
 from polyreason.rewards.inputs import completion_texts, log_mean
+from polyreason.rewards.spans import split_protected
 
 MAX_TOKENS = 20_000
-_TOKEN = re.compile(
-    r"```.*?```|\[asy\].*?\[/asy\]|\\begin\{(\w+\*?)\}.*?\\end\{\1\}|\$\$.*?\$\$|\\\[.*?\\\]|\$[^$]*\$|\\\(.*?\\\)|\w+",
-    re.S,
-)
+_WORD = re.compile(r"\w+")
 _CHAR_LOOP = re.compile(r"(\S{1,8}?)\1{4,}")
 _ALNUM = re.compile(r"[^\W_]")
 
 
 def tokenize(text: str) -> list[str]:
-    """Words (runs of letters/digits), lower-cased, capped at MAX_TOKENS.  Each closed math span ($…$, \\[…\\], \\begin…\\end) or code block
-    is one token, so a formula repeated back to back is a loop but the symbols inside one are not."""
-    return [m.group(0).lower() for m in _TOKEN.finditer(text[: MAX_TOKENS * 8])][:MAX_TOKENS]
+    """Words (runs of letters/digits), lower-cased, capped at MAX_TOKENS.  Each math span ($…$, \\[…\\],
+    \\begin…\\end) or code block is one token (see :mod:`polyreason.rewards.spans`), so a formula repeated back
+    to back is a loop but the symbols inside one formula are not."""
+    tokens: list[str] = []
+    for is_math, piece in split_protected(text[: MAX_TOKENS * 8]):
+        if is_math:
+            tokens.append("".join(piece.lower().split()))
+        else:
+            tokens.extend(w.lower() for w in _WORD.findall(piece))
+        if len(tokens) >= MAX_TOKENS:
+            break
+    return tokens[:MAX_TOKENS]
 
 
 def loop_tokens(tokens: list[str], max_period: int = 32, min_loop: int = 8) -> int:
