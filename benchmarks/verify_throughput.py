@@ -5,6 +5,8 @@ long reasoning), each with a ground-truth label known by construction, then time
 
   baseline: for each item: parse(gold), parse(completion), verify(gold, pred)   (math-verify defaults)
   ours:     verify_batch(golds, completions, workers=W, timeout=2.0)
+            (the two alternate over --blocks blocks so that both see the same load on a shared machine;
+            the verifier pool is started before timing, its gold caches persist across blocks)
   latency:  verify() called one item at a time (warm pool) -> p50 / p99 / max per-item latency
 
 and checks that our verdict equals math-verify's wherever math-verify agrees with the label.
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=2.0)
+    ap.add_argument("--blocks", type=int, default=10, help="interleave baseline and ours in this many blocks")
     ap.add_argument("--latency-sample", type=int, default=2_000, help="items timed one by one for p99")
     ap.add_argument("--json", default=None, help="write the figures here")
     args = ap.parse_args(argv)
@@ -159,20 +162,27 @@ def main(argv: list[str] | None = None) -> int:
     items = build_items(rows, args.n)
     print(f"{len(items)} items: {dict(Counter(it['kind'] for it in items))}", flush=True)
 
-    base, base_s = run_baseline(items)
-    print(f"baseline sequential math-verify: {base_s:.1f} s ({len(items) / base_s:.0f} items/s)", flush=True)
-
     t0 = time.perf_counter()
     warm_up(args.workers)
     warm_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ours = verify_batch(
-        [it["gold"] for it in items],
-        [it["completion"] for it in items],
-        workers=args.workers,
-        timeout=args.timeout,
-    )
-    ours_s = time.perf_counter() - t0
+    # Interleave the two in blocks so that both see the same machine load (the machine may be shared).
+    base, ours = [], []
+    base_s = ours_s = 0.0
+    size = max(1, -(-len(items) // args.blocks))
+    for start in range(0, len(items), size):
+        block = items[start : start + size]
+        verdicts, seconds = run_baseline(block)
+        base += verdicts
+        base_s += seconds
+        t0 = time.perf_counter()
+        ours += verify_batch(
+            [it["gold"] for it in block],
+            [it["completion"] for it in block],
+            workers=args.workers,
+            timeout=args.timeout,
+        )
+        ours_s += time.perf_counter() - t0
+    print(f"baseline sequential math-verify: {base_s:.1f} s ({len(items) / base_s:.0f} items/s)", flush=True)
     print(
         f"verify_batch(workers={args.workers}): {ours_s:.1f} s ({len(items) / ours_s:.0f} items/s), "
         f"pool warm-up {warm_s:.2f} s (not included)",
@@ -201,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "items": len(items),
         "workers": args.workers,
+        "blocks": args.blocks,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.platform()}".strip(),
         "python": sys.version.split()[0],
