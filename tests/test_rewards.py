@@ -279,3 +279,13 @@ def test_rewards_stay_fast_on_hostile_text(name):
         (value,) = build_reward(reward)(None, [HOSTILE[name]], language=["es"])
         assert time.monotonic() - start < 3.0, (reward, name)
         assert value is None or math.isfinite(value)
+
+
+def test_composite_language_default_reaches_components():
+    fn = build_composite({"accuracy": 1.0, "language": 1.0}, language="es")
+    (total,) = fn(
+        None,
+        ["<think>Sumamos las dos cantidades y obtenemos el total.</think> \\boxed{5.600}"],
+        answer=["5600"],
+    )
+    assert total > 1.9  # Spanish number read as 5600, Spanish text scored against "es"

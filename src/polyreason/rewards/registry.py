@@ -63,12 +63,17 @@ def build_reward(name: str, **params: Any) -> RewardFn:
 
 
 def build_composite(
-    weights: Mapping[str, float], params: Mapping[str, Mapping[str, Any]] | None = None
+    weights: Mapping[str, float],
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    language: str | None = None,
 ) -> RewardFn:
     """Weighted sum of rewards: total = Σ_k w_k · r_k, each component logged (``log_metric``) as
     ``composite/<name>``.  A component returning None (e.g. accuracy with an unparseable gold) makes the
     total None, so TRL skips the sample.  The callable also exposes ``components(prompts, completions, **kw)``
-    returning every part, used by ``polyreason score``.
+    returning every part, used by ``polyreason score``.  ``language`` (e.g. the recipe's) becomes the
+    ``language`` parameter of every component that has one and was not given it in ``params``; a
+    ``language`` dataset column still wins row by row.
 
     Example: build_composite({"accuracy": 1.0, "format": 0.1}) on a correct, well-formatted completion -> 1.1.
     """
@@ -76,7 +81,13 @@ def build_composite(
     unknown_params = sorted(set(params) - set(weights))
     if unknown_params:
         raise UserError(f"parameters given for rewards without a weight: {', '.join(unknown_params)}")
-    parts = {name: build_reward(name, **dict(params.get(name) or {})) for name in weights}
+    parts = {}
+    for name in weights:
+        kwargs = dict(params.get(name) or {})
+        factory = REWARDS.get(name)
+        if language and factory is not None and "language" in inspect.signature(factory).parameters:
+            kwargs.setdefault("language", language)
+        parts[name] = build_reward(name, **kwargs)
 
     def components(prompts, completions, **kwargs: Any) -> dict[str, list[float | None]]:
         return {name: fn(prompts, completions, **kwargs) for name, fn in parts.items()}

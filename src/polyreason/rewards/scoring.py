@@ -126,7 +126,7 @@ def score_rows(
 ) -> Iterable[dict]:
     """Yield each row (in order) with ``rewards`` {name: value} and ``total`` (Σ weight·value, None if any
     weighted part is None) added."""
-    composite = build_composite(weights, params)
+    composite = build_composite(weights, params, language=language)
     chunks = range(0, len(rows), chunk)
     if progress:
         from polyreason.progress import track
