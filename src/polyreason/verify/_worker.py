@@ -13,13 +13,17 @@ from functools import lru_cache
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 _CONFIG = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+# Model text goes only through the LaTeX grammar (an ANTLR parser that builds sympy objects), never through
+# ExprExtractionConfig, whose sympy parse_expr evaluates Python (math-verify's regex filters it, but a
+# filter is not a guarantee).  Gold answers come from the dataset and may use plain-expression syntax.
+_PRED_CONFIG = [LatexExtractionConfig(boxed_match_priority=0)]
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 
-def _parse(text: str) -> list:
-    parsed = parse("\\boxed{" + text + "}", extraction_config=_CONFIG, parsing_timeout=None)
+def _parse(text: str, config: list = _CONFIG) -> list:
+    parsed = parse("\\boxed{" + text + "}", extraction_config=config, parsing_timeout=None)
     if not parsed:
-        parsed = parse("$" + text + "$", extraction_config=_CONFIG, parsing_timeout=None)
+        parsed = parse("$" + text + "$", extraction_config=config, parsing_timeout=None)
     return parsed
 
 
@@ -57,7 +61,7 @@ def judge(gold: str, pred: str | None) -> tuple[bool | None, str | None, str]:
         return None, None, "gold unparseable by math-verify"
     if pred is None:
         return False, None, "no answer found"
-    p = _parse(pred)
+    p = _parse(pred, _PRED_CONFIG)
     if not p:
         return False, None, "prediction unparseable"
     shown = str(p[-1]) if isinstance(p[-1], str) else str(p[0])
