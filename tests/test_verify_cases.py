@@ -74,7 +74,11 @@ CASES: list[tuple[str, str, str, bool | None]] = [
     ("1,5", B("1,5"), "es", True),
     ("1.5", B("1.5"), "es", True),
     ("1500", B("1.500"), "es", True),
-    ("1500", B("1,500"), "es", False),  # Spanish "1,500" is one and a half
+    ("1500", B("1,500"), "es", True),  # ambiguous in Spanish (1.5 or MGSM-style 1500): both readings count
+    ("5600", B("5,600"), "es", True),
+    ("5.6", B("5,600"), "es", True),
+    ("56", B("5,600"), "es", False),
+    ("5600", B("5,6"), "es", False),
     ("1.5", B("1,500"), "es", True),
     ("1500", B("1,500"), "en", True),
     ("1250.5", B("1,250.5"), "es", True),

@@ -25,6 +25,7 @@ class Canon:
     value: object
     percent: bool = False
     brackets: str = ""
+    alt: object = None  # a second reading of an ambiguous number (Spanish "5,600": 5.6 or 5600)
 
     def show(self) -> str:
         """Human-readable canonical text (goes into Verdict.normalized)."""
@@ -47,6 +48,7 @@ _UNIT_TAIL = re.compile(
 ASSIGN = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*")
 _FRAC = re.compile(r"^(-?)\\[dt]?frac\s*\{\s*([^{}]+?)\s*\}\s*\{\s*([^{}]+?)\s*\}$")
 _SIMPLE_FRAC = re.compile(r"^(-?)\\[dt]?frac(\d)(\d)$")
+_COMMA_THOUSAND = re.compile(r"[-\u2212]?\d{1,3},\d{3}")
 _SLASH = re.compile(r"^(-?\d+)\s*/\s*(\d+)$")
 _CHOICE = re.compile(
     r"^(?:(?:option|opción|choice|answer|respuesta)\s*)?\(?\s*([A-J])\s*\)?\.?$", re.IGNORECASE
@@ -150,7 +152,12 @@ def _number(s: str, language: str) -> Canon | None:
             m = _SLASH.match(s)
             if m and int(m.group(2)) != 0 and len(s) < MAX_DIGITS:
                 value = Fraction(int(m.group(1)), int(m.group(2)))
-    return None if value is None else Canon("num", value, percent)
+    alt = None
+    if value is not None and uses_decimal_comma(language) and _COMMA_THOUSAND.fullmatch(s):
+        # "5,600" in a decimal-comma language is 5.6 by the rules, but MGSM-es and many models write
+        # English-style thousands: both readings are accepted (a decimal 5.600 is rarely written so).
+        alt = parse_number(s, "en")
+    return None if value is None else Canon("num", value, percent, alt=alt)
 
 
 def _sequence(s: str, language: str) -> Canon | None:
@@ -213,6 +220,8 @@ def compare(gold: Canon, pred: Canon) -> bool | None:
             return False
         return None
     if gold.kind == "num":
+        if pred.alt is not None and gold.percent == pred.percent and gold.value == pred.alt:
+            return True
         g, p = gold.value, pred.value
         if gold.percent == pred.percent:
             return g == p
