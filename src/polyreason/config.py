@@ -171,6 +171,9 @@ class GRPOStage(_StageCommon):
     vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or `trl vllm-serve`.")
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: GPU share for vLLM.")
     vllm_max_model_len: int | None = Field(None, gt=0, description="vLLM context length.")
+    vllm_server_base_url: str | None = Field(
+        None, description="server mode: URL of `trl vllm-serve` (None = http://0.0.0.0:8000, TRL's default)."
+    )
     rewards: dict[str, RewardSpec] | None = Field(None, description="Override the recipe's rewards here.")
 
     @field_validator("rewards", mode="before")
