@@ -69,9 +69,11 @@ def test_grpo_knobs_pass_through(tmp_path):
 
 
 def test_vllm_settings_only_when_asked(tmp_path):
-    recipe = _recipe(use_vllm=True, vllm_mode="server", vllm_max_model_len=4608)
+    recipe = _recipe(use_vllm=True, vllm_mode="server", vllm_max_model_len=4608,
+                     vllm_server_base_url="http://10.0.0.2:8000")
     kw = targs.grpo_kwargs(recipe, recipe.stages[1], str(tmp_path), [1.0])
     assert kw["use_vllm"] and kw["vllm_mode"] == "server" and kw["vllm_max_model_length"] == 4608
+    assert kw["vllm_server_base_url"] == "http://10.0.0.2:8000"
     assert "vllm_gpu_memory_utilization" not in kw  # colocate-only knob
     assert targs.grpo_kwargs(_recipe(), _recipe().stages[1], str(tmp_path), [1.0])["use_vllm"] is False
 

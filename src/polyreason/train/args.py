@@ -114,6 +114,8 @@ def grpo_kwargs(recipe: Recipe, stage: GRPOStage, output_dir: str, reward_weight
         kwargs["vllm_mode"] = stage.vllm_mode
         if stage.vllm_mode == "colocate":
             kwargs["vllm_gpu_memory_utilization"] = stage.vllm_gpu_memory_utilization
+        if stage.vllm_mode == "server" and stage.vllm_server_base_url:
+            kwargs["vllm_server_base_url"] = stage.vllm_server_base_url
         if stage.vllm_max_model_len is not None:
             kwargs["vllm_max_model_length"] = stage.vllm_max_model_len
     return kwargs
