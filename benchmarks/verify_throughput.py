@@ -49,6 +49,10 @@ def _reasoning(rng: random.Random, k: int) -> str:
     return " ".join(rng.choice(FILLER) for _ in range(k))
 
 
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
 def _int_gold(gold: str) -> int | None:
     g = gold.strip()
     return int(g) if g.lstrip("-").isdigit() and len(g) < 12 else None
@@ -62,8 +66,8 @@ def build_items(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         row = rows[i % len(rows)]
         gold = row["answer"]
-        # A different answer (no "x=5"-style golds: "x=5" and "5" are the same answer).
-        other = rng.choice([g for g in golds[:50] if g != gold and "=" not in g])
+        # A different answer: not "x=5"-style, and not the same digits ("90^\circ" is the same as "90").
+        other = rng.choice([g for g in golds[:50] if "=" not in g and _digits(g) != _digits(gold)])
         r = rng.random()
         think = f"<think>\n{_reasoning(rng, rng.randint(2, 8))}\n</think>\n\n"
         ig = _int_gold(gold)
