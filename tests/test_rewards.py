@@ -289,3 +289,18 @@ def test_composite_language_default_reaches_components():
         answer=["5600"],
     )
     assert total > 1.9  # Spanish number read as 5600, Spanish text scored against "es"
+
+
+def test_accuracy_logs_metrics_and_extra_columns():
+    metrics, extra = {}, {}
+    fn = build_reward("accuracy")
+    fn(
+        None,
+        ["\\boxed{3}", "nothing"],
+        answer=["3", "3"],
+        log_metric=lambda k, v: metrics.__setitem__(k, v),
+        log_extra=lambda k, v: extra.__setitem__(k, v),
+    )
+    assert metrics["accuracy/correct"] == 0.5
+    assert extra["extracted_answer"] == ["3", None]
+    assert len(extra["verify_reason"]) == 2

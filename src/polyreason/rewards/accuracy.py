@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from polyreason.rewards.inputs import column, completion_texts, lengths, log_mean
 from polyreason.verify import verify_batch
 
+_last_batch: tuple[tuple, list] | None = None  # accuracy and cosine in one composite verify a batch once
+_last_batch_lock = threading.Lock()
+
 
 def _verdicts(completions, kwargs, language, timeout):
+    global _last_batch
     texts = completion_texts(completions)
     golds = column(kwargs, "answer", len(texts), required=True)
     langs = [lang or language for lang in column(kwargs, "language", len(texts), language)]
-    return texts, verify_batch(golds, texts, langs, timeout=timeout)
+    key = (tuple(map(str, golds)), tuple(texts), tuple(langs), timeout)
+    with _last_batch_lock:
+        if _last_batch is not None and _last_batch[0] == key:
+            return texts, _last_batch[1]
+    verdicts = verify_batch(golds, texts, langs, timeout=timeout)
+    with _last_batch_lock:
+        _last_batch = (key, verdicts)
+    return texts, verdicts
 
 
 def accuracy(*, language: str = "en", timeout: float = 2.0):
     """Binary accuracy: r = 1 if the final answer matches the ``answer`` column, else 0.
 
     Verification is :func:`polyreason.verify.verify_batch` (gold first, locale-aware numbers).  A gold that
-    cannot be parsed gives None, so TRL skips the sample instead of handing out a free 1.0.
+    cannot be parsed gives None, so TRL skips the sample instead of handing out a free 1.0.  With TRL's
+    ``log_metric`` it logs ``accuracy/correct`` and ``accuracy/skipped``; with ``log_extra`` it adds the
+    columns ``extracted_answer`` and ``verify_reason`` to the completions table.
     Example: answer="42", completion="... \\\\boxed{42}" -> 1.0; "\\\\boxed{41}" -> 0.0.
     """
 
@@ -28,6 +42,11 @@ def accuracy(*, language: str = "en", timeout: float = 2.0):
         _, verdicts = _verdicts(completions, kwargs, language, timeout)
         out = [None if v.correct is None else float(v.correct) for v in verdicts]
         log_mean(kwargs, "accuracy/correct", out)
+        log_mean(kwargs, "accuracy/skipped", [float(v is None) for v in out])
+        log_extra = kwargs.get("log_extra")
+        if log_extra is not None:  # per-sample columns in TRL's completions table
+            log_extra("extracted_answer", [v.extracted for v in verdicts])
+            log_extra("verify_reason", [v.reason for v in verdicts])
         return out
 
     return reward
