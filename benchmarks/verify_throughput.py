@@ -50,7 +50,7 @@ def _reasoning(rng: random.Random, k: int) -> str:
 
 
 def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return "".join(sorted(ch for ch in text if ch.isdigit()))
 
 
 def _int_gold(gold: str) -> int | None:

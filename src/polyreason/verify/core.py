@@ -36,7 +36,7 @@ from polyreason.verify.pool import TaskTimeout, can_use_processes, get_pool
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 2.0
-KILL_MARGIN_S = 0.05
+KILL_MARGIN_S = 0.1
 MAX_GOLD_CHARS = 5_000
 MAX_MATH_VERIFY_CHARS = 1_000  # longer extracted answers are judged wrong without parsing
 
