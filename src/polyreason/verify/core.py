@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from polyreason.verify.normalize import (
     text_key,
 )
 from polyreason.verify.numeric import evaluate_constant
-from polyreason.verify.pool import TaskTimeout, can_use_processes, get_pool
+from polyreason.verify.pool import TaskTimeout, can_use_processes, default_workers, get_pool
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +185,7 @@ def verify_batch(
     """Verify many completions; results in input order.
 
     Cheap cases are decided in this process; the rest are deduplicated and spread over ``workers`` verifier
-    processes (default: the CPU count), each task bounded by ``timeout`` seconds.  Gold parses are cached.
+    processes (default: the CPU count, at most 8), each task bounded by ``timeout`` seconds.  Gold parses are cached.
     """
     if len(golds) != len(completions):
         raise ValueError(f"{len(golds)} golds but {len(completions)} completions")
@@ -198,7 +197,7 @@ def verify_batch(
         if isinstance(item, _Task):
             pending.setdefault(item, []).append(i)
     if pending:
-        n = max(1, min(workers or os.cpu_count() or 1, len(pending)))
+        n = max(1, min(workers or default_workers(), len(pending)))
         tasks = list(pending)
         if n == 1:
             verdicts = [_run(t, timeout, n) for t in tasks]

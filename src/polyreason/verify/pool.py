@@ -168,12 +168,18 @@ _POOL: VerifierPool | None = None
 _POOL_LOCK = threading.Lock()
 
 
+def default_workers() -> int:
+    """Default number of verifier processes: the CPU count, at most 8 (each holds sympy, ~100 MB)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def get_pool(size: int | None = None) -> VerifierPool:
     """The process-wide pool, created on first use (re-created in a forked child)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None or _POOL.pid != os.getpid():
-            _POOL = VerifierPool(size or 1)
+            # Workers start lazily, one per concurrent task, so a generous cap costs nothing when idle.
+            _POOL = VerifierPool(size or default_workers())
         elif size:
             _POOL.grow(size)
         return _POOL
