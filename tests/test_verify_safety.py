@@ -127,7 +127,8 @@ def test_threads_waiting_for_a_worker_survive_kills():
 
     def run(task):
         try:
-            return pool.run(task, 0.5)[0]
+            # The tower must be killed; the normal task gets room for a busy machine.
+            return pool.run(task, 0.5 if "^" in task[1] else 20.0)[0]
         except Exception as exc:  # noqa: BLE001 - a timeout is an expected outcome here
             return type(exc).__name__
 
@@ -136,4 +137,4 @@ def test_threads_waiting_for_a_worker_survive_kills():
         results = list(ex.map(run, tasks))
     pool.close()
     assert results == ["TaskTimeout", True] * 3
-    assert time.monotonic() - start < 3 * 0.5 + 3 * SLACK_S
+    assert time.monotonic() - start < 3 * 0.5 + 6 * SLACK_S
