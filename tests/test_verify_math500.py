@@ -19,7 +19,7 @@ def golds(shared_benchmarks):
 
 def test_each_gold_matches_itself(golds):
     comps = [f"<think>\nreasoning\n</think>\n\nThe final answer is $\\boxed{{{g}}}$." for g in golds]
-    verdicts = verify_batch(golds, comps, workers=2)
+    verdicts = verify_batch(golds, comps, workers=2, timeout=10.0)
     failures = [(g, v) for g, v in zip(golds, verdicts, strict=True) if v.correct is not True]
     assert not failures, failures[:5]
 
@@ -30,7 +30,7 @@ def test_mismatched_golds_agree_with_math_verify(golds):
     sample = golds[:200]
     others = sample[1:] + sample[:1]
     comps = [f"\\boxed{{{o}}}" for o in others]
-    ours = verify_batch(sample, comps, workers=2)
+    ours = verify_batch(sample, comps, workers=2, timeout=10.0)
     disagreements = []
     for gold, other, verdict in zip(sample, others, ours, strict=True):
         reference = verify(parse("\\boxed{" + gold + "}"), parse("\\boxed{" + other + "}"))
