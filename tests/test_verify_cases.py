@@ -6,7 +6,6 @@ import pytest
 
 from polyreason.verify import extract_answer, verify, verify_batch
 
-
 # Correctness is tested with a roomy bound so a loaded CI machine cannot turn a slow parse into a "wrong";
 # the 2 s default bound itself is tested in test_verify_safety.py.
 TIMEOUT = 10.0
