@@ -54,7 +54,7 @@ QUICKSTART_RECIPE: dict[str, Any] = {
             "per_device_batch_size": 32,
             "max_steps": 8,
             "max_prompt_length": 128,
-            "max_completion_length": 48,
+            "max_completion_length": 80,
             "temperature": 1.0,
             "save_steps": 4,
         },
