@@ -81,3 +81,21 @@ def test_sliding_window_models_fall_back(model) -> None:
     assert not model_supports_compact(sliding) and not model_supports_compact(hybrid)
     assert model_supports_compact(qwen_like)
     assert compact_generate(sliding, None, None, max_new_tokens=1, eos_ids=[2]) is None
+
+
+def test_shared_prefix_prefill_gives_the_same_tokens(model) -> None:
+    from polyreason.evaluate.decode import common_prefix_length, compact_generate, prefix_shared_generate
+
+    gen = torch.Generator().manual_seed(3)
+    prefix = torch.randint(3, 97, (20,), generator=gen).tolist()
+    rows = [prefix + torch.randint(3, 97, (n,), generator=gen).tolist() for n in (4, 9, 1, 6)]
+    assert common_prefix_length(rows) == 20 and common_prefix_length([[1, 2], [1, 2]]) == 1
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])
+    mask = (torch.arange(width)[None] >= torch.tensor([width - len(r) for r in rows])[:, None]).long()
+    plain = compact_generate(model, ids, mask, max_new_tokens=10, eos_ids=[-1])
+    eos = sorted({plain[0][3], plain[2][6]})  # make rows end at different steps
+    plain = compact_generate(model, ids, mask, max_new_tokens=10, eos_ids=eos)
+    shared = prefix_shared_generate(model, rows, pad_id=0, max_new_tokens=10, eos_ids=eos, min_prefix=8)
+    assert shared == plain
+    assert len({len(r) for r in shared}) > 1

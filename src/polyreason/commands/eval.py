@@ -48,6 +48,9 @@ def eval_command(
         "package", help="package (vendored copy, offline) or hub (the same sets read through `datasets`)."
     ),
     list_benchmarks: bool = typer.Option(False, "--list-benchmarks", help="List the benchmarks and exit."),
+    threads: int = typer.Option(
+        None, "--threads", help="torch CPU threads (default: torch's choice; 1 can be faster on a busy machine)."
+    ),
 ) -> None:
     """Evaluate a model zero-shot (pass@1 over n samples, pass@k, 95% CI, length, language) — resumable."""
     from polyreason.evaluate.runner import EvalConfig, run_eval, score_predictions
@@ -69,6 +72,12 @@ def eval_command(
         return
     if model is None:
         raise UserError("no model given; fix: add --model SPEC (e.g. smollm2-135m) or --predictions FILE")
+    if threads is not None:
+        if threads < 1:
+            raise UserError(f"--threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     if benchmark is not None:
         benchmarks = benchmark
     from polyreason.evaluate.generation import GenerationParams

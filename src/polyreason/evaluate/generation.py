@@ -71,8 +71,9 @@ class Backend(Protocol):
 class TransformersBackend:
     """Batched generation with left padding; works on CPU and GPU.
 
-    ``compact=True`` (default) decodes with :func:`polyreason.evaluate.decode.compact_generate`, which drops
-    finished rows from the batch and the KV cache; models whose cache cannot do that use ``model.generate``.
+    ``compact=True`` (default) decodes with :func:`polyreason.evaluate.decode.prefix_shared_generate`: the
+    prompt prefix shared by the batch is prefilled once, and finished rows are dropped from the batch and the
+    KV cache; models whose cache cannot do that use ``model.generate``.
     """
 
     name = "transformers"
@@ -101,27 +102,28 @@ class TransformersBackend:
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         self.compact = compact
         # part of the cache fingerprint: the two decoding paths draw random numbers differently
-        self.variant = "transformers/compact" if compact else "transformers/generate"
+        self.variant = "transformers/compact-prefix" if compact else "transformers/generate"
 
     def generate(self, prompts: list[str], params: GenerationParams, seed: int) -> list[Generated]:
         """Generate one completion per prompt in a single padded batch."""
         import torch
 
         torch.manual_seed(seed)
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        encoded = {k: v.to(self.model.device) for k, v in encoded.items()}
         if self.compact:
-            from polyreason.evaluate.decode import compact_generate
+            from polyreason.evaluate.decode import prefix_shared_generate
 
-            rows = compact_generate(
-                self.model, encoded["input_ids"], encoded["attention_mask"], max_new_tokens=params.max_new_tokens,
-                eos_ids=self.eos_ids, temperature=params.temperature, top_p=params.top_p,
+            rows = prefix_shared_generate(
+                self.model, self.tokenizer(prompts, add_special_tokens=False)["input_ids"],
+                pad_id=self.tokenizer.pad_token_id, max_new_tokens=params.max_new_tokens, eos_ids=self.eos_ids,
+                temperature=params.temperature, top_p=params.top_p,
             )
             if rows is not None:
                 return [self._finish(row, params.max_new_tokens) for row in rows]
             log.info("this model's KV cache cannot drop finished rows; using model.generate")
             self.compact = False
             torch.manual_seed(seed)
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        encoded = {k: v.to(self.model.device) for k, v in encoded.items()}
         sampling: dict[str, Any] = {"do_sample": False}
         if params.temperature > 0:
             # top_k=0 disables transformers' default top-k of 50, matching vLLM/lighteval sampling
