@@ -304,3 +304,9 @@ def test_accuracy_logs_metrics_and_extra_columns():
     assert metrics["accuracy/correct"] == 0.5
     assert extra["extracted_answer"] == ["3", None]
     assert len(extra["verify_reason"]) == 2
+
+
+def test_language_codes_with_regions():
+    fn = build_reward("language")
+    assert fn(None, [ES_GOOD], language=["es-MX"])[0] > 0.9
+    assert fn(None, [ES_GOOD], language=["ES"])[0] > 0.9

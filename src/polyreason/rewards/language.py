@@ -44,13 +44,18 @@ def strip_non_language(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()[:MAX_LID_CHARS]
 
 
+def _base_code(language: str) -> str:
+    """ "es-ES" / "es_MX" / "ES" -> "es" (fastText labels are bare ISO 639 codes)."""
+    return language.lower().replace("_", "-").split("-")[0]
+
+
 def language_probability(text: str, target: str) -> float | None:
     """P(target | text) from fastText after stripping math and code; None when too little text remains."""
     words = strip_non_language(text)
     if sum(ch.isalpha() for ch in words) < MIN_LETTERS:
         return None
     results = _get_detector().detect(words, k=5)
-    target = target.lower().split("-")[0].split("_")[0]
+    target = _base_code(target)
     return float(next((r["score"] for r in results if r["lang"] == target), 0.0))
 
 
@@ -88,7 +93,7 @@ def language_score(
     if not whole.strip() or not any(ch.isalpha() for ch in whole):
         return 0.0
     results = _get_detector().detect(whole, k=5)
-    return float(next((r["score"] for r in results if r["lang"] == target.lower()), 0.0))
+    return float(next((r["score"] for r in results if r["lang"] == _base_code(target)), 0.0))
 
 
 def language(*, language: str | None = None, reasoning_weight: float = 0.6, answer_weight: float = 0.4):
