@@ -321,3 +321,22 @@ def test_extract_answer_shapes():
     assert extract_answer("**Respuesta:** 12") == "12"
     assert extract_answer("\\boxed{\\text{Friday}}") == "\\text{Friday}"
     assert extract_answer("") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "所以答案是 42。",
+        "答案：42",
+        "答えは 42",
+        "คำตอบ: 42",
+        "Jibu ni 42",
+        "Ответ: 42",
+        "উত্তর: 42",
+        "Antwort: 42",
+        "La réponse est 42.",
+        "A resposta é 42",
+    ],
+)
+def test_answer_phrases_in_mgsm_languages(text):
+    assert verify("42", text).correct is True

@@ -20,8 +20,9 @@ _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _PHRASES = re.compile(
     r"(?:final answer|the answer|answer|la respuesta final|respuesta final|la respuesta|respuesta|"
     r"el resultado final|resultado final|la réponse finale|réponse finale|la réponse|réponse|"
-    r"die antwort|antwort|a resposta final|resposta final|a resposta|resposta|la risposta|risposta|ответ)"
-    r"(?:\s+(?:is|es|est|ist|é|è))?\s*(?:\*\*)?\s*(?::|is|es|=)?\s*(?P<ans>[^\n]{1,300})",
+    r"die antwort|antwort|a resposta final|resposta final|a resposta|resposta|la risposta|risposta|"
+    r"окончательный ответ|ответ|最终答案|答案|答え|คำตอบ|jibu|উত্তর|సమాధానం)"
+    r"(?:\s+(?:is|es|est|ist|é|è|ni))?\s*(?:\*\*)?\s*(?::|：|is|es|=|是|は)?\s*(?P<ans>[^\n]{1,300})",
     re.IGNORECASE,
 )
 _BOLD = re.compile(r"\*\*([^*\n]{1,300})\*\*")
@@ -89,7 +90,7 @@ def boxed_contents(text: str) -> list[str]:
 def _strip_answer(ans: str) -> str:
     ans = ans.strip()
     for _ in range(3):
-        ans = ans.strip().rstrip(".;:!").strip()
+        ans = ans.strip().rstrip(".;:!。．").strip()
         if ans.startswith("**") and ans.endswith("**") and len(ans) > 4:
             ans = ans[2:-2]
         elif ans.startswith("**") or ans.endswith("**"):
@@ -107,7 +108,8 @@ def extract_answer(text: str, language: str = "en") -> str | None:
     Looks after the last ``</think>`` only (so reasoning is never graded); prefers the last ``\\boxed{}``,
     then "final answer is ...", "Respuesta: ...", then markdown bold, then a bare number on the last line.
     ``language`` is accepted for symmetry with :func:`polyreason.verify.verify`; the phrase list covers
-    English, Spanish, French, German, Portuguese, Italian and Russian whatever its value.
+    English, Spanish, French, German, Portuguese, Italian, Russian, Chinese, Japanese, Thai, Swahili,
+    Bengali and Telugu whatever its value.
 
     >>> extract_answer("<think>maybe 3</think> The answer is \\\\boxed{4}.")
     '4'
