@@ -22,7 +22,7 @@ _PHRASES = re.compile(
     r"el resultado final|resultado final|la réponse finale|réponse finale|la réponse|réponse|"
     r"die antwort|antwort|a resposta final|resposta final|a resposta|resposta|la risposta|risposta|"
     r"окончательный ответ|ответ|最终答案|答案|答え|คำตอบ|jibu|উত্তর|సమాధానం)"
-    r"(?:\s+(?:is|es|est|ist|é|è|ni))?\s*(?:\*\*)?\s*(?::|：|is|es|=|是|は)?\s*(?P<ans>[^\n]{1,300})",
+    r"(?:\s+(?:est|ist|is|es|é|è|ni)\b)?\s*(?:\*\*)?\s*(?::|：|is|es|=|是|は)?\s*(?P<ans>[^\n]{1,300})",
     re.IGNORECASE,
 )
 _BOLD = re.compile(r"\*\*([^*\n]{1,300})\*\*")
