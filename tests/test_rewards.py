@@ -310,3 +310,30 @@ def test_language_codes_with_regions():
     fn = build_reward("language")
     assert fn(None, [ES_GOOD], language=["es-MX"])[0] > 0.9
     assert fn(None, [ES_GOOD], language=["ES"])[0] > 0.9
+
+
+def test_called_exactly_as_trl_calls_rewards():
+    """TRL 1.16 calls f(prompts=..., completions=..., completion_ids=..., **columns, trainer_state=...,
+    log_extra=..., log_metric=...) and needs one value per completion."""
+    extra, metrics = {}, {}
+    columns = {
+        "answer": ["12", "12"],
+        "language": ["es", "es"],
+        "problem": ["p", "p"],
+        "source": ["s", "s"],
+        "difficulty": [None, None],
+        "id": ["a", "b"],
+    }
+    for fn in [*(build_reward(n) for n in reward_names()), build_composite({"accuracy": 1.0, "cosine": 2.0})]:
+        out = fn(
+            prompts=[[{"role": "user", "content": "q"}]] * 2,
+            completions=[chat(ES_GOOD), chat("\\boxed{13}")],
+            completion_ids=[[1, 2, 3], [4]],
+            trainer_state=None,
+            log_extra=lambda k, v: extra.setdefault(k, []).extend(v),
+            log_metric=lambda k, v: metrics.__setitem__(k, v),
+            **columns,
+        )
+        assert len(out) == 2, fn.__name__
+        assert all(v is None or isinstance(v, float) for v in out), (fn.__name__, out)
+    assert "accuracy/correct" in metrics
