@@ -337,3 +337,18 @@ def test_called_exactly_as_trl_calls_rewards():
         assert len(out) == 2, fn.__name__
         assert all(v is None or isinstance(v, float) for v in out), (fn.__name__, out)
     assert "accuracy/correct" in metrics
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("¿Entonces, cuántas manzanas quedan? Quedan 12.", 1.0),
+        ("¿Es cierto que $x = 4$? Sí.", 1.0),
+        ("¿Por lo tanto, la respuesta es 12?", 0.75),
+        ("¿Sabemos que x = 3?", 0.75),
+        ("¿La respuesta es \\boxed{12}?", 0.75),
+        ("¿Primero sumamos 3 y 4? ¿¿Y luego?? Cuántas quedan?", 0.0),
+    ],
+)
+def test_naturalness_examples(text, expected):
+    assert naturalness_score(text, "es") == expected

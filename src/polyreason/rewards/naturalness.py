@@ -3,9 +3,10 @@
 A rule is a function ``text -> int`` returning a number of violations; rules are registered per language
 with :func:`register_naturalness_rule`.  Spanish rules (``es``):
 
-* ``declarative_question``: ``¿…?`` wrapped around a statement -- the span contains ``=``, ``\\boxed``, or
-  starts with a discourse marker ("Por lo tanto", "Entonces", "La respuesta", "Primero", ...), or is longer
-  than 30 words;
+* ``declarative_question``: ``¿…?`` wrapped around a statement -- the span contains ``\\boxed`` or an ``=``
+  outside math, or it starts with a discourse marker ("Por lo tanto", "Entonces", "La respuesta",
+  "Primero", ...) or runs over 30 words *and* has no interrogative word (qué, cuál, cuánto, cómo, dónde,
+  cuándo, quién, por qué…);
 * ``stacked_marks``: ``¿¿``, ``??``, ``¿?``, ``?¿``;
 * ``unbalanced_marks``: a ``?`` with no ``¿`` opening it in the same sentence, or a ``¿`` never closed;
 * ``marks_in_math_or_code``: ``¿`` / ``?`` inside ``$…$``, ``\\[…\\]``, ``\\boxed{}`` or code.
@@ -33,6 +34,12 @@ _DECLARATIVE_START = re.compile(
     re.IGNORECASE,
 )
 
+_INTERROGATIVE = re.compile(
+    r"\b(?:qué|cuál|cuáles|cuánto|cuánta|cuántos|cuántas|cómo|dónde|adónde|cuándo|quién|quiénes|"
+    r"por qué|para qué|es cierto|verdad)\b",
+    re.IGNORECASE,
+)
+
 
 def register_naturalness_rule(language: str, name: str, rule: Rule) -> None:
     """Add (or replace) a rule for ``language``; it returns how many violations a text has."""
@@ -53,8 +60,12 @@ def _declarative_question(text: str) -> int:
     count = 0
     for m in _QUESTION.finditer(text):
         span = m.group(1)
-        if "=" in span or "\\boxed" in span or _DECLARATIVE_START.match(span) or len(span.split()) > 30:
+        if "\\boxed" in span or "=" in _prose(span):  # an "=" inside $…$ may be part of a real question
             count += 1
+        elif (_DECLARATIVE_START.match(span) or len(span.split()) > 30) and not _INTERROGATIVE.search(span):
+            count += (
+                1  # "¿Por lo tanto, la respuesta es 12?" -- but "¿Entonces, cuántas quedan?" is a question
+            )
     return count
 
 
