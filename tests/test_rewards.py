@@ -352,3 +352,7 @@ def test_called_exactly_as_trl_calls_rewards():
 )
 def test_naturalness_examples(text, expected):
     assert naturalness_score(text, "es") == expected
+
+
+def test_naturalness_decimal_point_is_not_a_sentence_end():
+    assert naturalness_score("¿Cuánto es 3.5 más 2? Es 5.5.", "es") == 1.0

@@ -75,7 +75,7 @@ def _stacked_marks(text: str) -> int:
 
 def _unbalanced_marks(text: str) -> int:
     count = 0
-    for sentence in re.split(r"(?<=[.!\n])", _prose(text)):
+    for sentence in re.split(r"(?<=[.!])\s+|\n", _prose(text)):  # not inside "3.5"
         depth = 0
         for ch in sentence:
             if ch == "¿":
