@@ -22,7 +22,10 @@ _detector = None
 _detector_lock = threading.Lock()
 
 _COMMAND = re.compile(r"\\[a-zA-Z]+\*?(?:\{[^{}]*\})?")
-_NON_LETTERS = re.compile(r"[\d_^{}\\$=+\-*/<>|()\[\]#%&~]+")
+# Everything but letters, whitespace, apostrophes and sentence punctuation (digits and "_" are \w too).
+_NON_LETTERS = re.compile(r"[^\w\s.,;:!?¿¡'’]|[\d_]")
+# A run of punctuation and spaces left where numbers or formulas were removed: keep its first mark only.
+_PUNCT_RUN = re.compile(r"\s*([.,;:!?])[\s.,;:!?]*")
 _TAGS = re.compile(r"</?think>")
 
 
@@ -41,7 +44,8 @@ def strip_non_language(text: str) -> str:
     text = " ".join(piece for is_math, piece in split_protected(text[: MAX_LID_CHARS * 4]) if not is_math)
     text = _COMMAND.sub(" ", _TAGS.sub(" ", text))
     text = _NON_LETTERS.sub(" ", text)
-    return re.sub(r"\s+", " ", text).strip()[:MAX_LID_CHARS]
+    text = _PUNCT_RUN.sub(r"\1 ", text)
+    return re.sub(r"\s+", " ", text).strip(" .,;:!?")[:MAX_LID_CHARS]
 
 
 def _base_code(language: str) -> str:
