@@ -25,7 +25,7 @@ _COMMAND = re.compile(r"\\[a-zA-Z]+\*?(?:\{[^{}]*\})?")
 # Everything but letters, whitespace, apostrophes and sentence punctuation (digits and "_" are \w too).
 _NON_LETTERS = re.compile(r"[^\w\s.,;:!?¿¡'’]|[\d_]")
 # A run of punctuation and spaces left where numbers or formulas were removed: keep its first mark only.
-_PUNCT_RUN = re.compile(r"\s*([.,;:!?])[\s.,;:!?]*")
+_PUNCT_RUN = re.compile(r" ?([.,;:!?])[ .,;:!?]*")  # after whitespace is collapsed: linear, no backtracking
 _TAGS = re.compile(r"</?think>")
 
 
@@ -43,9 +43,9 @@ def strip_non_language(text: str) -> str:
     """Remove code, LaTeX, numbers and symbols, leaving the natural-language words for LID."""
     text = " ".join(piece for is_math, piece in split_protected(text[: MAX_LID_CHARS * 4]) if not is_math)
     text = _COMMAND.sub(" ", _TAGS.sub(" ", text))
-    text = _NON_LETTERS.sub(" ", text)
+    text = re.sub(r"\s+", " ", _NON_LETTERS.sub(" ", text))
     text = _PUNCT_RUN.sub(r"\1 ", text)
-    return re.sub(r"\s+", " ", text).strip(" .,;:!?")[:MAX_LID_CHARS]
+    return text.strip(" .,;:!?")[:MAX_LID_CHARS]
 
 
 def _base_code(language: str) -> str:
