@@ -340,3 +340,22 @@ def test_extract_answer_shapes():
 )
 def test_answer_phrases_in_mgsm_languages(text):
     assert verify("42", text).correct is True
+
+
+def test_constant_evaluator_subset():
+    from polyreason.verify.numeric import evaluate_constant
+
+    assert evaluate_constant("2\\sqrt{2}") == pytest.approx(2 * 2**0.5)
+    assert evaluate_constant("\\frac{\\pi}{4}") == pytest.approx(3.141592653589793 / 4)
+    assert evaluate_constant("\\sqrt[3]{27}") == pytest.approx(3.0)
+    for not_constant in [
+        "1 1 1",
+        "x+1",
+        "4\\frac{2}{3}",
+        "2^{2^{2^{2^{2}}}}",
+        "1/0",
+        "\\sqrt{-1}",
+        "(",
+        "{" * 100,
+    ]:
+        assert evaluate_constant(not_constant) is None, not_constant

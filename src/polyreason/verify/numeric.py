@@ -77,8 +77,10 @@ class _Parser:
                 value = value * rhs if tok == "*" else value / rhs
             elif tok == "\\frac":
                 raise _NotConstant  # "4\frac{2}{3}" may be a mixed number: leave it to math-verify
-            elif tok is not None and (tok[0].isdigit() or tok in ("(", "{", "\\sqrt", "\\pi")):
-                value *= self.unary()  # implicit product: 2\sqrt{2}, 3\pi
+            elif tok in ("(", "{", "\\sqrt", "\\pi"):
+                value *= (
+                    self.unary()
+                )  # implicit product: 2\sqrt{2}, 3\pi (never "2 3": that is not a product)
             else:
                 return value
 
