@@ -55,6 +55,17 @@ def test_accuracy_summary_pass1_is_mean_over_problems_and_ci() -> None:
     assert 0.0 <= low < out["pass@1"] < high <= 1.0
 
 
+def test_wilson_interval_stays_informative_at_zero() -> None:
+    from polyreason.evaluate.metrics import wilson_interval
+
+    low, high = wilson_interval(0.0, 30)
+    assert low == 0.0 and high == pytest.approx(0.1135, abs=1e-3)
+    low, high = wilson_interval(0.5, 100)
+    assert low == pytest.approx(0.4038, abs=1e-3) and high == pytest.approx(0.5962, abs=1e-3)
+    out = accuracy_summary({i: [False] for i in range(30)})
+    assert out["ci95"] == [0.0, 0.0] and out["ci95_wilson"][1] > 0.1
+
+
 def test_mean_and_ci_single_value_and_clipping() -> None:
     assert mean_and_ci([1.0])["stderr"] == 0.0
     stats = mean_and_ci([1.0, 1.0, 1.0, 0.0])

@@ -61,11 +61,27 @@ def mean_and_ci(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+def wilson_interval(p_hat: float, count: int, z: float = Z_95) -> list[float]:
+    """Wilson score interval for a proportion ``p_hat`` over ``count`` trials (stays informative at 0 and 1).
+
+    >>> [round(x, 3) for x in wilson_interval(0.0, 30)]
+    [0.0, 0.114]
+    """
+    if count <= 0:
+        return [0.0, 1.0]
+    denom = 1 + z * z / count
+    centre = (p_hat + z * z / (2 * count)) / denom
+    half = z * math.sqrt(p_hat * (1 - p_hat) / count + z * z / (4 * count * count)) / denom
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
 def accuracy_summary(per_problem: Mapping[int, Sequence[bool]], ks: Iterable[int] | None = None) -> dict[str, Any]:
     """Summarise verdicts grouped by problem: ``{problem_index: [correct, …]}`` (skipped samples removed).
 
     pass@1 is the mean over problems of (correct / samples); pass@k uses the unbiased estimator per problem
-    with that problem's own sample count (a k larger than a problem's count is not reported).
+    with that problem's own sample count (a k larger than a problem's count is not reported).  ``ci95`` is
+    the normal interval from the standard error; ``ci95_wilson`` treats the N problems as trials (exact in
+    form for one sample per problem, and informative when every problem scores 0 or 1).
     """
     counts = {idx: (len(v), sum(bool(x) for x in v)) for idx, v in per_problem.items() if len(v) > 0}
     rates = [c / n for n, c in counts.values()]
@@ -74,6 +90,8 @@ def accuracy_summary(per_problem: Mapping[int, Sequence[bool]], ks: Iterable[int
         "pass@1": stats["mean"] if rates else 0.0,
         "stderr": stats["stderr"] if rates else 0.0,
         "ci95": [stats["ci95_low"], stats["ci95_high"]] if rates else [0.0, 0.0],
+        # Wilson interval over problems: unlike the normal one it does not collapse to [0, 0] at 0 correct
+        "ci95_wilson": wilson_interval(stats["mean"], len(rates)) if rates else [0.0, 1.0],
         "n_problems": len(counts),
         "n_samples": sum(n for n, _ in counts.values()),
         "n_correct": sum(c for _, c in counts.values()),
