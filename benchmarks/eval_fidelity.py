@@ -27,12 +27,16 @@ def main() -> int:
         took = time.perf_counter() - start
         ok = result["accuracy"] >= TARGET
         failed |= not ok
-        print(f"{name:14s} {result['correct']:5d}/{result['n']:<5d} {100 * result['accuracy']:6.2f}%  "
-              f"{'ok' if ok else 'BELOW 99%'}  ({took:.1f}s)")
+        print(
+            f"{name:14s} {result['correct']:5d}/{result['n']:<5d} {100 * result['accuracy']:6.2f}%  "
+            f"{'ok' if ok else 'BELOW 99%'}  ({took:.1f}s)"
+        )
         lines.append(f"| {name} | {result['n']} | {result['correct']} | {100 * result['accuracy']:.2f}% |")
         for miss in result["misses"]:
-            text = (f"{name} #{miss['index']}: gold {miss['gold']!r}, extracted {miss['extracted']!r}, "
-                    f"correct={miss['correct']}, reason: {miss['reason']}")
+            text = (
+                f"{name} #{miss['index']}: gold {miss['gold']!r}, extracted {miss['extracted']!r}, "
+                f"correct={miss['correct']}, reason: {miss['reason']}"
+            )
             print("    miss", text)
             miss_lines.append(f"- {text}")
     rows = check_near_misses()
