@@ -14,24 +14,18 @@ from polyreason.evaluate.fidelity import (
     reference_completion,
 )
 
-# Known misses that are verifier behaviour, reported to the verifier's owner (see docs/evaluation.md).
-KNOWN_BELOW_TARGET = {
-    "mgsm-es": "the MGSM-es file writes 5,600 (comma thousands); the Spanish verifier reads 5,600 as 5.6",
-}
-
 
 @pytest.mark.parametrize("name", FIDELITY_BENCHMARKS)
 def test_references_score_correct(name: str) -> None:
-    if name in KNOWN_BELOW_TARGET:
-        pytest.xfail(KNOWN_BELOW_TARGET[name])
     result = check_benchmark(name)
     assert result["accuracy"] >= TARGET, result["misses"]
 
 
-def test_mgsm_es_misses_are_only_comma_thousands() -> None:
-    result = check_benchmark("mgsm-es")
-    assert result["accuracy"] >= 0.98
-    assert all("," in load_benchmark("mgsm-es")[m["index"]].raw_gold for m in result["misses"])
+@pytest.mark.parametrize("name", ["mgsm-de", "mgsm-fr", "mgsm-ru"])
+def test_decimal_comma_languages_accept_the_files_comma_thousands(name: str) -> None:
+    """MGSM writes 5,600 in every language; in decimal-comma languages that must still match 5600."""
+    result = check_benchmark(name)
+    assert result["accuracy"] >= TARGET, result["misses"]
 
 
 def test_reference_completions_use_raw_golds() -> None:
