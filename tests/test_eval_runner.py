@@ -68,6 +68,7 @@ def test_run_writes_summary_samples_and_table(tmp_path: Path) -> None:
     assert len(rows) == 15
     assert {"problem", "completion", "extracted", "correct", "reason"} <= set(rows[0])
     assert "| mgsm-en |" in (out / "summary.md").read_text()
+    assert json.loads((out / "run_info.json").read_text())["generated_samples"] == 15
     assert not list(out.glob("*.tmp"))
 
 

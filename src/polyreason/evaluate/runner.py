@@ -209,6 +209,16 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
     ]
     summary = finish(samples, problems, config.output, model=config.model, generation=config.generation_info(),
                      timeout=config.verify_timeout)
+    info = {
+        "cached_samples": stats.cached,
+        "generated_samples": stats.generated,
+        "generated_tokens": stats.generated_tokens,
+        "generation_seconds": round(stats.generation_seconds, 3),
+        "tokens_per_second": round(stats.tokens_per_second(), 3),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    # timings live apart from summary.json, which must be identical for a resumed run
+    _write_atomic(config.output / "run_info.json", json.dumps(info, indent=2) + "\n")
     return summary, stats
 
 
