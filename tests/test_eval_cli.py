@@ -77,3 +77,10 @@ def test_eval_embedded_model_end_to_end(tmp_path: Path) -> None:
     assert len(rows) == 2 and all(len(r["completion"].split()) >= 5 for r in rows)
     block = json.loads((tmp_path / "summary.json").read_text())["benchmarks"]["mgsm-es"]
     assert block["n_samples"] == 2 and 0 < block["mean_tokens"] <= 48
+
+
+def test_eval_imports_stay_light() -> None:
+    code = ("import sys, polyreason.cli, polyreason.evaluate, polyreason.commands.eval; "
+            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'vllm') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
