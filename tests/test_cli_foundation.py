@@ -74,3 +74,11 @@ def test_recipe_validate_bad_exits_2_without_traceback(tmp_path, override):
     assert "error:" in bad.stderr and "Traceback" not in bad.stderr
     assert override.split("=")[0].split(".")[-1] in bad.stderr or "model" in bad.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_user_error_text_keeps_brackets(tmp_path):
+    """Error messages are printed literally (rich markup would eat "[vllm]")."""
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"model": "tiny-random", "stages": [{"type": "sft"}]}))
+    bad = _run_cli("recipe", "validate", str(path), "--set", "tracking.report_to=[mlflow]")
+    assert bad.returncode == 2 and "mlflow" in bad.stderr

@@ -126,3 +126,13 @@ def test_recipe_reference_doc_is_current(repo_root):
 
     doc = (repo_root / "docs" / "recipes.md").read_text(encoding="utf-8")
     assert doc.strip() == reference_markdown().strip(), "regenerate: polyreason recipe reference > docs/recipes.md"
+
+
+def test_eval_section_expands_benchmark_aliases_and_checks_names():
+    recipe = recipe_from_dict({**BASE, "eval": {"benchmarks": ["HuggingFaceH4/MATH-500", "mgsm"]}})
+    assert recipe.eval.benchmarks[0] == "math500" and "mgsm-es" in recipe.eval.benchmarks
+    assert len(recipe.eval.benchmarks) == 12
+    with pytest.raises(UserError, match="eval.benchmarks"):
+        recipe_from_dict({**BASE, "eval": {"benchmarks": ["math5000"]}})
+    with pytest.raises(UserError, match="prompt_template"):
+        recipe_from_dict({**BASE, "eval": {"prompt_template": "no placeholder"}})

@@ -175,13 +175,15 @@ def test_bad_generation_settings() -> None:
 
 
 def test_config_from_recipe(tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
+    from polyreason.config import recipe_from_dict
     from polyreason.evaluate.runner import config_from_recipe
 
-    ev = SimpleNamespace(benchmarks=["mgsm-es"], samples=4, limit=10, temperature=0.7, top_p=0.9, max_new_tokens=64,
-                         backend="transformers", batch_size=8, prompt_template="Problema: {problem}")
-    cfg = config_from_recipe(SimpleNamespace(eval=ev, seed=7), model="runs/x/final", output=tmp_path)
+    recipe = recipe_from_dict({
+        "model": "tiny-random", "seed": 7, "stages": [{"type": "sft"}],
+        "eval": {"benchmarks": ["mgsm-es"], "samples": 4, "limit": 10, "temperature": 0.7, "top_p": 0.9,
+                 "max_new_tokens": 64, "batch_size": 8, "prompt_template": "Problema: {problem}"},
+    })
+    cfg = config_from_recipe(recipe, model="runs/x/final", output=tmp_path)
     assert cfg.benchmarks == ["mgsm-es"] and cfg.samples == 4 and cfg.params.seed == 7
     assert cfg.params.temperature == 0.7 and cfg.prompt_template == "Problema: {problem}"
     assert cfg.prompt_style == "lighteval" and cfg.system is None

@@ -229,15 +229,29 @@ class EvalConfig(_Strict):
     max_new_tokens: int = Field(1024, gt=0)
     backend: Literal["transformers", "vllm"] = "transformers"
     batch_size: int = Field(16, gt=0, description="Prompts per generate call (transformers backend).")
+    prompt_style: Literal["lighteval", "polyreason"] = Field(
+        "lighteval", description="lighteval = Open-RS zero-shot instruction; polyreason = our <think> system prompt."
+    )
+    prompt_template: str | None = Field(None, description="Custom user-turn template containing {problem}.")
+    system: str | None = Field(None, description="System prompt for evaluation (None = the style's default).")
 
     @field_validator("benchmarks")
     @classmethod
     def _known_benchmarks(cls, v: list[str]) -> list[str]:
-        known = _benchmark_names()
-        if known is not None:
-            for name in v:
-                if name not in known:
-                    raise ValueError(f"unknown benchmark {name!r}{_did_you_mean(name, known)}")
+        try:
+            from polyreason.evaluate.benchmarks import expand_names
+        except ImportError:
+            return v
+        try:
+            return expand_names(v) if v else v
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _template_has_problem(cls, v: str | None) -> str | None:
+        if v is not None and "{problem}" not in v:
+            raise ValueError("prompt_template must contain {problem}; fix: e.g. 'Solve: {problem}'")
         return v
 
 
@@ -328,14 +342,6 @@ def _reward_names() -> list[str] | None:
     except ImportError:
         return None
     return list(reward_names())
-
-
-def _benchmark_names() -> list[str] | None:
-    try:
-        from polyreason.evaluate.benchmarks import benchmark_names
-    except ImportError:
-        return None
-    return list(benchmark_names())
 
 
 def _check_source(source: str) -> None:

@@ -80,8 +80,8 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
     """Build an :class:`EvalConfig` from a recipe (``polyreason.config.Recipe``) for the model it trained.
 
     Reads ``recipe.eval`` (benchmarks, samples, limit, temperature, top_p, max_new_tokens, backend,
-    batch_size) and, when the recipe has them, ``prompt_style``, ``prompt_template`` and ``system`` (how a
-    recipe overrides the evaluation prompt); the run seed is ``recipe.seed``.
+    batch_size, prompt_style, prompt_template, system: how a recipe overrides the evaluation prompt); the run
+    seed is ``recipe.seed``.
     """
     ev = recipe.eval
     return EvalConfig(
@@ -94,9 +94,9 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
                                 seed=getattr(recipe, "seed", 0)),
         backend=ev.backend,
         batch_size=ev.batch_size,
-        prompt_style=getattr(ev, "prompt_style", None) or "lighteval",
-        prompt_template=getattr(ev, "prompt_template", None),
-        system=getattr(ev, "system", None),
+        prompt_style=ev.prompt_style,
+        prompt_template=ev.prompt_template,
+        system=ev.system,
     )
 
 
