@@ -245,6 +245,11 @@ CASES: list[tuple[str, str, str, bool | None]] = [
     ("3", "<think>x</think> \\boxed{3} or \\boxed{4}", "en", False),
     ("3", "<think>x</think> \\boxed{3}. Check: \\boxed{3}", "en", True),
     ("\\pm 3", B("\\pm 3"), "en", True),
+    # ... but a gold that lists several solutions may be answered with "or" / "and"
+    ("1, -2", B("x = 1 \\text{ or } x = -2"), "en", True),
+    ("-2, 1", B("1 \\text{ and } -2"), "en", True),
+    ("1, -2", B("1 \\text{ or } 3"), "en", False),
+    ("1, -2", B("1, -2, 3"), "en", False),
     # --- extraction: last box, think ignored, markdown, phrases
     ("4", "<think>maybe \\boxed{3}</think> so \\boxed{4}", "en", True),
     ("3", "<think>maybe \\boxed{3}</think> so \\boxed{4}", "en", False),

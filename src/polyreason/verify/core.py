@@ -24,6 +24,7 @@ from polyreason.verify.normalize import (
     canonical,
     clean_answer,
     compare,
+    connectors_to_commas,
     decimal_comma_to_dot,
     has_top_level_comma,
     is_hedged,
@@ -105,27 +106,30 @@ def _prepare(gold: object, completion: object, language: str | None) -> Verdict 
             return Verdict(False, None, None, "no answer found")
         return _Task(gold_s, None, None)
     region = answer_region(text) or ""
-    if is_hedged(pred, gold_s, language) or _several_boxes(region, gold_lists, gold_eq, language):
+    if is_hedged(pred, gold_s, language, gold_lists) or _several_boxes(region, gold_lists, gold_eq, language):
         return Verdict(False, pred, None, "hedged: several candidate answers")
+    extracted = pred
+    if gold_lists:
+        pred = connectors_to_commas(pred)
     if len(pred) > MAX_MATH_VERIFY_CHARS:
-        return Verdict(False, pred[:200], None, "answer too long to parse")
+        return Verdict(False, extracted[:200], None, "answer too long to parse")
     p = canonical(pred, language, gold_has_equation=gold_eq)
     if g is not None and p is not None:
         same = compare(g, p)
         if same is not None:
-            return Verdict(same, pred, p.show(), f"exact {g.kind} comparison")
+            return Verdict(same, extracted, p.show(), f"exact {g.kind} comparison")
     if text_key(pred) == _gold_key(gold_s):
-        return Verdict(True, pred, text_key(pred), "same text as the gold")
+        return Verdict(True, extracted, text_key(pred), "same text as the gold")
     pred_mv = decimal_comma_to_dot(pred, language, gold_lists)
     if gold_lists and p is not None and p.kind == "num":
-        return Verdict(False, pred, p.show(), "a single number for a gold with several items")
+        return Verdict(False, extracted, p.show(), "a single number for a gold with several items")
     gold_value = _gold_value(gold_s)
     if gold_value is not None:
         pred_value = evaluate_constant(clean_answer(pred_mv if gold_eq else ASSIGN.sub("", pred_mv, count=1)))
         if pred_value is not None:
             same = math.isclose(gold_value, pred_value, rel_tol=1e-9, abs_tol=1e-12)
-            return Verdict(same, pred, repr(pred_value), "constant arithmetic comparison")
-    return _Task(gold_s, pred_mv, pred)
+            return Verdict(same, extracted, repr(pred_value), "constant arithmetic comparison")
+    return _Task(gold_s, pred_mv, extracted)
 
 
 _warned_inprocess = threading.Event()

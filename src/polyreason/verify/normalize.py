@@ -116,9 +116,12 @@ def has_top_level_comma(s: str) -> bool:
     return len(split_top_level(s)) > 1
 
 
-def is_hedged(pred: str, gold: str, language: str = "en") -> bool:
-    """A prediction that offers several candidates ("1331 and 1728", "3 or 4", "\\pm 2") for one gold."""
-    if _HEDGE_WORDS.search(pred) and not _HEDGE_WORDS.search(gold):
+def is_hedged(pred: str, gold: str, language: str = "en", gold_lists: bool = False) -> bool:
+    """A prediction that offers several candidates ("1331 and 1728", "3 or 4", "\\pm 2") for one gold.
+
+    When the gold itself lists several items (``gold_lists``), "1 or -2" is a way of writing the list.
+    """
+    if not gold_lists and _HEDGE_WORDS.search(pred) and not _HEDGE_WORDS.search(gold):
         return True
     if not has_top_level_comma(gold) and "," in pred:
         cleaned = clean_answer(pred)
@@ -134,6 +137,16 @@ def is_hedged(pred: str, gold: str, language: str = "en") -> bool:
         if len(items) > 1 and all(items):
             return True
     return False
+
+
+_LIST_WORDS = re.compile(
+    r"\\text\s*\{\s*(?:and|or|y|o|ou|et|oder|und|e)\s*\}|\s(?:and|or|y|o|ou|et|oder|und)\s|\\lor|\\vee"
+)
+
+
+def connectors_to_commas(answer: str) -> str:
+    """ "x = 1 \\text{ or } x = -2" -> "x = 1, x = -2" (for golds that list several items)."""
+    return _LIST_WORDS.sub(", ", answer)
 
 
 def _number(s: str, language: str) -> Canon | None:
