@@ -112,13 +112,35 @@ def format_prompt(tokenizer: Any, messages: list[dict[str, str]], add_generation
         raise
 
 
-def split_reasoning(completion: str) -> tuple[str, str]:
-    """Split a completion into ``(reasoning, answer_part)`` around the first ``</think>``.
+def answer_region(completion: str) -> str | None:
+    """The part of a completion that may hold the final answer: the text after the last ``</think>``.
 
-    Without ``</think>`` the whole text counts as reasoning and the answer part is empty; a leading
-    ``<think>`` is dropped from the reasoning.
+    A ``<think>`` that was opened and never closed (reasoning cut off) gives None: there is no answer yet.
+    A completion without think tags is all answer region.  The verifier, the rewards and the evaluation all
+    use this one rule, so the reasoning is never graded.
     """
-    head, sep, tail = completion.partition(THINK_CLOSE)
-    if not sep:
+    close = completion.rfind(THINK_CLOSE)
+    if close >= 0:
+        return completion[close + len(THINK_CLOSE) :]
+    if THINK_OPEN in completion:
+        return None
+    return completion
+
+
+def has_think_tags(completion: str) -> bool:
+    """True when the completion uses the think convention at all (either tag present)."""
+    return THINK_OPEN in completion or THINK_CLOSE in completion
+
+
+def split_reasoning(completion: str) -> tuple[str, str]:
+    """Split a completion into ``(reasoning, answer_part)`` around the last ``</think>``.
+
+    The reasoning is the text before it without the opening ``<think>``.  Without ``</think>`` the whole text
+    counts as reasoning and the answer part is empty.  Callers that accept untagged completions decide for
+    themselves what an untagged text means (see :func:`has_think_tags`).
+    """
+    close = completion.rfind(THINK_CLOSE)
+    if close < 0:
         return completion.replace(THINK_OPEN, "", 1).strip(), ""
+    head, tail = completion[:close], completion[close + len(THINK_CLOSE) :]
     return head.replace(THINK_OPEN, "", 1).strip(), tail.strip()

@@ -29,13 +29,12 @@ import re
 from typing import Any
 
 from polyreason.errors import UserError
+from polyreason.prompts import THINK_CLOSE, THINK_OPEN
 
 RL_COLUMNS = ("problem", "answer", "language", "difficulty", "source", "id")
 SFT_COLUMNS = ("messages", "language", "source", "id")
 DIFFICULTIES = ("easy", "medium", "hard")
 ROLES = ("system", "user", "assistant")
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
 
 _LANG_RE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 

@@ -15,7 +15,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
-from polyreason.prompts import THINK_CLOSE, THINK_OPEN
+from polyreason.prompts import answer_region, has_think_tags, split_reasoning
 
 MIN_LETTERS = 20
 FLAGS = ("empty", "no_answer", "truncated", "repetition_loop", "mixed_script", "wrong_language", "unnatural")
@@ -47,11 +47,8 @@ def split_completion(completion: str) -> tuple[str, str]:
     mid-thought): all reasoning, no answer.  Without think tags: the last non-empty line is the answer part
     and the rest is reasoning (the lighteval prompt asks for the answer on the last line).
     """
-    if THINK_CLOSE in completion:
-        head, _, tail = completion.partition(THINK_CLOSE)
-        return head.replace(THINK_OPEN, "", 1).strip(), tail.strip()
-    if THINK_OPEN in completion:
-        return completion.replace(THINK_OPEN, "", 1).strip(), ""
+    if has_think_tags(completion):
+        return split_reasoning(completion)
     lines = [line for line in completion.strip().splitlines() if line.strip()]
     if not lines:
         return "", ""
@@ -60,11 +57,7 @@ def split_completion(completion: str) -> tuple[str, str]:
 
 def graded_text(completion: str) -> str:
     """The part of a completion the verifier sees: after ``</think>``, or all of it if there are no tags."""
-    if THINK_CLOSE in completion:
-        return completion.partition(THINK_CLOSE)[2]
-    if THINK_OPEN in completion:
-        return ""
-    return completion
+    return answer_region(completion) or ""
 
 
 def prose(text: str) -> str:

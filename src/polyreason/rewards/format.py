@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from polyreason.prompts import THINK_CLOSE, THINK_OPEN
 from polyreason.rewards.inputs import completion_texts, log_mean
-from polyreason.verify.extract import THINK_CLOSE, THINK_OPEN, boxed_contents
+from polyreason.verify.extract import boxed_contents
 
 
 def _format_score(text: str, think_prefilled: bool) -> float:

@@ -11,9 +11,9 @@ import re
 import threading
 from typing import Any
 
+from polyreason.prompts import has_think_tags, split_reasoning
 from polyreason.rewards.inputs import column, completion_texts, log_mean
 from polyreason.rewards.spans import split_protected
-from polyreason.verify.extract import THINK_CLOSE, THINK_OPEN
 
 MIN_LETTERS = 12  # fewer letters than this carry too little signal for LID
 MAX_LID_CHARS = 5_000
@@ -63,16 +63,12 @@ def language_probability(text: str, target: str) -> float | None:
     return float(next((r["score"] for r in results if r["lang"] == target), 0.0))
 
 
-def split_reasoning(text: str) -> tuple[str, str]:
-    """(reasoning, answer): inside and after ``<think>…</think>``; without tags the whole text is both."""
-    close = text.rfind(THINK_CLOSE)
-    if close >= 0:
-        open_ = text.find(THINK_OPEN)
-        start = open_ + len(THINK_OPEN) if 0 <= open_ < close else 0
-        return text[start:close], text[close + len(THINK_CLOSE) :]
-    if THINK_OPEN in text:
-        return text.split(THINK_OPEN, 1)[1], ""
-    return text, text
+def reasoning_and_answer(text: str) -> tuple[str, str]:
+    """(reasoning, answer) by the think convention (:func:`polyreason.prompts.split_reasoning`); an untagged
+    text is judged as both reasoning and answer."""
+    if not has_think_tags(text):
+        return text, text
+    return split_reasoning(text)
 
 
 def language_score(
@@ -84,7 +80,7 @@ def language_score(
     the other part carries its weight; if neither part has enough text, the whole completion is scored as
     one piece, and a completion with no words at all scores 0.
     """
-    reasoning, answer = split_reasoning(text)
+    reasoning, answer = reasoning_and_answer(text)
     parts = [
         (reasoning_weight, language_probability(reasoning, target)),
         (answer_weight, language_probability(answer, target)),

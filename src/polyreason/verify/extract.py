@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
+from polyreason.prompts import THINK_CLOSE, THINK_OPEN, answer_region
+
+__all__ = ["THINK_CLOSE", "THINK_OPEN", "answer_region", "clean_text", "extract_answer"]
 MAX_SCAN_CHARS = 100_000  # only the tail of a longer completion is searched for the answer
 MAX_ANSWER_CHARS = 2_000
 
@@ -34,19 +35,6 @@ def clean_text(text: str) -> str:
     if len(text) > MAX_SCAN_CHARS:
         text = text[-MAX_SCAN_CHARS:]
     return _CONTROL.sub("", text)
-
-
-def answer_region(text: str) -> str | None:
-    """The part of a completion that may hold the final answer: after the last ``</think>``.
-
-    Returns None when a ``<think>`` block was opened but never closed (the reasoning was cut off).
-    """
-    close = text.rfind(THINK_CLOSE)
-    if close >= 0:
-        return text[close + len(THINK_CLOSE) :]
-    if THINK_OPEN in text:
-        return None
-    return text
 
 
 def _brace_pairs(text: str) -> dict[int, int]:
