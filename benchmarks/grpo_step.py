@@ -150,7 +150,9 @@ def _stats(times: list[float], rows: list[dict], recipe: dict) -> dict:
     step_times = [b - a for a, b in zip(times, times[1:], strict=False)]  # step 2.. (step 1 = warm-up)
     generated = sum(r.get("completions/mean_length", 0.0) * stage["per_device_batch_size"] for r in rows[1:])
     total = sum(step_times)
+    inner = [r["step_time"] for r in rows[1:] if r.get("step_time") is not None]
     return {
+        "trl_step_time": statistics.mean(inner) if inner else float("nan"),  # TRL's own training_step timer
         "steps_timed": len(step_times),
         "s_per_step": statistics.mean(step_times) if step_times else float("nan"),
         "s_per_step_median": statistics.median(step_times) if step_times else float("nan"),
