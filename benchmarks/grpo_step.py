@@ -241,12 +241,10 @@ def main() -> None:
         f"model {model} on {machine}; {args.steps} steps/arm (first untimed), {args.batch} completions/step, "
         f"G={args.generations}, ≤{args.completion} tokens, {args.repeats} repeat(s)"
     )
-    print(f"{'arm':<12}{'s/step':>10}{'median':>10}{'gen tok/s':>12}{'peak MB':>10}")
+    print(f"{'arm':<12}{'s/step':>10}{'median':>10}{'TRL timer':>11}{'gen tok/s':>12}{'peak MB':>10}")
     for arm, s in summary.items():
-        print(
-            f"{arm:<12}{s['s_per_step']:>10.2f}{s['s_per_step_median']:>10.2f}"
-            f"{s['generated_tokens_per_s']:>12.1f}{s['peak_memory_mb']:>10.0f}"
-        )
+        print(f"{arm:<12}{s['s_per_step']:>10.2f}{s['s_per_step_median']:>10.2f}{s['trl_step_time']:>11.2f}"
+              f"{s['generated_tokens_per_s']:>12.1f}{s['peak_memory_mb']:>10.0f}")
     print(f"ratio polyreason / bare TRL: {ratio:.3f} (target ≤ 1.05)")
     if args.json:
         Path(args.json).write_text(
