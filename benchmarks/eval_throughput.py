@@ -1,7 +1,7 @@
 """Evaluation throughput: batched generation (polyreason's transformers backend) vs a naive loop.
 
-Run:  python benchmarks/eval_throughput.py [--model smollm2-135m] [--prompts 16] [--naive-prompts 2]
-                                            [--max-new-tokens 64] [--batch-size 16] [--generate-arm]
+Run:  python benchmarks/eval_throughput.py [--model smollm2-135m] [--prompts 32] [--naive-prompts 3]
+                                            [--max-new-tokens 128] [--batch-size 32] [--generate-arm]
 
 Both arms use the same model, the same zero-shot GSM8K prompts (chat template, lighteval instruction) and
 greedy decoding in the same process.  The naive arm calls ``model.generate`` on one prompt at a time; the
@@ -24,10 +24,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--benchmark", default="gsm8k")
-    parser.add_argument("--prompts", type=int, default=16, help="prompts in the batched arm")
-    parser.add_argument("--naive-prompts", type=int, default=2, help="prompts in the naive arm (it is slow)")
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--prompts", type=int, default=32, help="prompts in the batched arm")
+    parser.add_argument("--naive-prompts", type=int, default=3, help="prompts in the naive arm (it is slow)")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--threads", type=int, help="torch CPU threads for both arms (default: torch's choice)")
     parser.add_argument(
