@@ -36,3 +36,14 @@ def tiny_model_path() -> str:
     from polyreason.models import resolve_model_path
 
     return resolve_model_path("tiny-random")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: on a shared 2-core box, oversubscribed threads make tiny-model steps ~2.5x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

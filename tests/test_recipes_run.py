@@ -12,16 +12,7 @@ from polyreason.train import run_recipe
 from polyreason.train.callbacks import read_jsonl_tolerant
 from polyreason.train.quickstart import QUICKSTART_RECIPE
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core box, oversubscribed threads make tiny-model steps ~2.5x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 TRAIN_RECIPES = sorted(p for p in RECIPES.glob("*.yaml"))

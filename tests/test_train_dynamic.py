@@ -12,16 +12,7 @@ from polyreason.train import run_recipe
 from polyreason.train.callbacks import read_jsonl_tolerant
 from polyreason.train.dynamic import group_has_signal, merge_scored_batches, select_rows
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core box, oversubscribed threads make tiny-model steps ~2.5x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_group_has_signal_marks_whole_groups():

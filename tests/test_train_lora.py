@@ -8,15 +8,7 @@ from polyreason.config import recipe_from_dict
 from polyreason.train import run_recipe
 from polyreason.train.callbacks import read_jsonl_tolerant
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_lora_sft_then_grpo_with_kl(tmp_path):

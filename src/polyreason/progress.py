@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("polyreason.progress")
@@ -60,7 +60,8 @@ def _status_line(description: str, done: int, total: int | None, elapsed: float,
     return f"{description}: {done} {unit} ({rate:.2f} {unit}/s)"
 
 
-def _rich_track(iterable: Iterable[T], total: int | None, description: str, unit: str) -> Iterator[T]:
+def make_bar() -> Any:
+    """The one rich progress bar layout used everywhere: description, bar, done/total, elapsed, ETA."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -70,14 +71,18 @@ def _rich_track(iterable: Iterable[T], total: int | None, description: str, unit
         TimeRemainingColumn,
     )
 
-    columns = [
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-    ]
-    with Progress(*columns, transient=False) as bar:
+        transient=False,
+    )
+
+
+def _rich_track(iterable: Iterable[T], total: int | None, description: str, unit: str) -> Iterator[T]:
+    with make_bar() as bar:
         task = bar.add_task(description, total=total)
         for item in iterable:
             yield item

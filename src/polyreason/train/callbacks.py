@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from polyreason.progress import progress_enabled
+from polyreason.progress import make_bar, progress_enabled
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +93,7 @@ def make_callbacks(metrics_path: Path, stage: int, stage_type: str) -> list[Any]
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
             self.start, self.first_step = time.monotonic(), state.global_step
             if state.is_world_process_zero and progress_enabled():
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TextColumn,
-                    TimeElapsedColumn,
-                    TimeRemainingColumn,
-                )
-
-                self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                    TimeElapsedColumn(), TimeRemainingColumn())
+                self.bar = make_bar()
                 self.bar.start()
                 self.task = self.bar.add_task(f"stage {stage} ({stage_type})", total=state.max_steps,
                                               completed=state.global_step)
