@@ -257,3 +257,17 @@ def test_load_rows_invalid_rows_named_or_skipped(tmp_path):
     assert [r["answer"] for r in rows] == ["1", "3"] and bad == [1]
     with pytest.raises(UserError, match="file not found"):
         list(load_rows(str(tmp_path / "missing.jsonl")))
+
+
+def test_val_and_test_halves_partition_the_eval_split():
+    from polyreason.data.synthetic import generate_problems
+
+    def ids(split, n=400):
+        return {p["id"] for p in generate_problems(n, kinds=["add_sub"], difficulty="easy", split=split)}
+
+    val, test, everything = ids("val"), ids("test"), ids("eval", 1000)
+    assert not val & test
+    assert val | test <= everything | ids("val", 1000) | ids("test", 1000)
+    assert (val | test) & everything  # both halves are drawn from the eval keys
+    both = ids("val", 600) | ids("test", 600)
+    assert len(everything & both) / len(everything) > 0.9  # eval = val ∪ test (same key space)

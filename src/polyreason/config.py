@@ -117,10 +117,15 @@ class _StageCommon(_Strict):
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (slower; for big models).")
     bf16: Literal["auto", True, False] = Field("auto", description="'auto' = only where bf16 is native (GPU).")
     lora: LoraConfig | None = Field(None, description="Train LoRA adapters instead of all weights.")
+    trainable_layers: int | None = Field(
+        None, gt=0, description="Train only the top N decoder blocks (+ final norm); embeddings, LM head and "
+        "lower blocks stay frozen, so no backward pass runs through them. None = train every weight.")
     optim: str = Field("adamw_torch", description="transformers optimiser name, e.g. adamw_torch_fused.")
 
     @model_validator(mode="after")
     def _scheduler_floor(self) -> _StageCommon:
+        if self.trainable_layers is not None and self.lora is not None:
+            raise ValueError("trainable_layers and lora both choose what trains; fix: set only one of them")
         if self.lr_scheduler == "cosine_with_min_lr" and self.min_lr_rate is None and self.min_lr is None:
             raise ValueError("lr_scheduler cosine_with_min_lr needs min_lr_rate or min_lr; fix: set one of them")
         if self.min_lr_rate is not None and self.min_lr is not None:
@@ -255,6 +260,23 @@ class EvalConfig(_Strict):
         return v
 
 
+class HeldoutConfig(_Strict):
+    """Greedy accuracy on held-out problems every ``every`` training steps (learning curves in metrics.jsonl).
+
+    Each evaluation logs ``heldout/accuracy``, ``heldout/format``, ``heldout/mean_length`` and
+    ``heldout/train_seconds`` (the stage's training wall time so far, *excluding* these evaluations) at its step.
+    """
+
+    every: int = Field(10, gt=0, description="Evaluate after every N optimiser steps (and after the last one).")
+    at_start: bool = Field(True, description="Also evaluate before the stage's first step.")
+    source: str | None = Field(None, description="Problem source (RL rows); None = the recipe's data.train.")
+    split: str = Field("val", description="Split to draw from: synthetic tasks have disjoint val/test halves.")
+    problems: int = Field(200, gt=0, description="Number of problems per evaluation.")
+    max_new_tokens: int | None = Field(None, gt=0, description="None = the stage's max_completion_length.")
+    stages: list[Literal["sft", "grpo"]] = Field(default_factory=lambda: ["grpo"],
+                                                 description="Stage types that evaluate.")
+
+
 class TrackingConfig(_Strict):
     """Logging and experiment tracking (passed to TRL's report_to)."""
 
@@ -262,6 +284,7 @@ class TrackingConfig(_Strict):
     logging_steps: int = Field(1, gt=0)
     log_completions: bool = Field(True, description="Keep a sample of completions per logged step.")
     run_name: str | None = None
+    heldout: HeldoutConfig | None = Field(None, description="Periodic held-out evaluation during training.")
 
 
 class Recipe(_Strict):

@@ -29,6 +29,11 @@ from polyreason.errors import UserError
 
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".tsv", ".csv")
 _EVAL_SPLITS = ("test", "eval", "validation", "valid", "heldout")
+# Synthetic tasks: val and test are the two disjoint halves of the held-out keys (polyreason.data.synthetic).
+_SYNTHETIC_SPLITS: dict[str | None, str | None] = {
+    "all": None, None: None, "train": "train", "eval": "eval", "heldout": "eval",
+    "val": "val", "validation": "val", "valid": "val", "test": "test",
+}
 _SENTENCE = {"en": "The answer is", "es": "La respuesta es", "fr": "La réponse est", "de": "Die Antwort ist",
              "pt": "A resposta é", "it": "La risposta è"}
 
@@ -196,7 +201,7 @@ def _synthetic(spec: str, split: str, kind: str, language: str | None) -> Iterat
     lang = parts[1] if len(parts) > 1 and parts[1] else (language or "en")
     diff = parts[2] if len(parts) > 2 and parts[2] not in ("", "any", "all") else None
     kinds = parts[3].split(",") if len(parts) > 3 and parts[3] else None
-    sp = "eval" if split in _EVAL_SPLITS else (None if split in ("all", None) else "train")
+    sp = _SYNTHETIC_SPLITS.get(split, "eval" if split in _EVAL_SPLITS else "train")
     gen = synthetic.generate_sft_rows if kind == "sft" else synthetic.generate_problems  # auto -> RL
     yield from gen(n, language=lang, difficulty=diff, kinds=kinds, split=sp)
 

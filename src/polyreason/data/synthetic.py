@@ -17,6 +17,10 @@ Held-out splits: each problem has a language-independent key (kind, template and
 the split (:func:`split_of`, ``eval_fraction`` of the key space, default 10 %).  ``split="train"`` and
 ``split="eval"`` therefore never share a problem, whatever the seeds, sizes, or languages.  ``split=None``
 (the default) yields problems from both.  Problems within one stream are never repeated.
+
+The eval keys are halved again by a second, independent hash (:func:`heldout_half`): ``split="val"`` (tune
+settings here) and ``split="test"`` (report here) are disjoint and together make ``"eval"``, so a setting
+chosen on validation problems is never scored on the problems it was chosen with.
 """
 
 from __future__ import annotations
@@ -54,10 +58,28 @@ class Task:
     key: str
 
 
+SPLITS = ("train", "eval", "val", "test")
+
+
 def split_of(key: str, eval_fraction: float = DEFAULT_EVAL_FRACTION) -> str:
     """``"eval"`` for the ``eval_fraction`` of keys whose sha256 falls lowest, else ``"train"``."""
     h = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12], 16) / float(16**12)
     return "eval" if h < eval_fraction else "train"
+
+
+def heldout_half(key: str) -> str:
+    """``"val"`` or ``"test"`` for an eval key: one bit of a salted hash, independent of :func:`split_of`."""
+    return "val" if hashlib.sha256(b"polyreason-val:" + key.encode("utf-8")).digest()[0] < 128 else "test"
+
+
+def in_split(key: str, split: str | None, eval_fraction: float = DEFAULT_EVAL_FRACTION) -> bool:
+    """Whether ``key`` belongs to ``split`` (None: every key; val and test are the two halves of eval)."""
+    if split is None:
+        return True
+    coarse = split_of(key, eval_fraction)
+    if split in ("train", "eval"):
+        return coarse == split
+    return coarse == "eval" and heldout_half(key) == split
 
 
 # ---------------------------------------------------------------------------------------------- arithmetic
@@ -343,8 +365,8 @@ def _check_args(n: int, language: str, difficulty: str | None, kinds: Iterable[s
                         "those, or translate with `polyreason data translate`")
     if difficulty is not None and difficulty not in DIFFICULTIES:
         raise UserError(f"unknown difficulty {difficulty!r}; fix: one of {', '.join(DIFFICULTIES)} (or none)")
-    if split not in (None, "train", "eval"):
-        raise UserError(f"unknown synthetic split {split!r}; fix: 'train', 'eval' or None")
+    if split is not None and split not in SPLITS:
+        raise UserError(f"unknown synthetic split {split!r}; fix: one of {', '.join(SPLITS)}, or None")
     chosen = tuple(kinds) if kinds else KINDS
     bad = [k for k in chosen if k not in _GENERATORS]
     if bad:
@@ -369,7 +391,7 @@ def generate_tasks(n: int, *, seed: int = 0, language: str = "en", difficulty: s
         kind = chosen[rng.randrange(len(chosen))]
         diff = difficulty or DIFFICULTIES[rng.randrange(3)]
         task = _GENERATORS[kind](rng, diff, language)
-        if task.key in seen or (split is not None and split_of(task.key, eval_fraction) != split):
+        if task.key in seen or not in_split(task.key, split, eval_fraction):
             continue
         seen.add(task.key)
         produced += 1

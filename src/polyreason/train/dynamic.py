@@ -183,6 +183,49 @@ def make_trainer_class() -> type:
             short = torch.tensor([1.0 if kept < n_local else 0.0], device=self.accelerator.device)
             return bool(self.accelerator.gather(short).max().item() > 0)
 
+        # ------------------------------------------------------------------ rollouts
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,
+                                  has_tool_images=False):
+            if not self._compact_rollouts_apply(images, multimodal_fields):
+                return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                     has_tool_images)
+            from trl.models import unwrap_model_for_generation
+
+            from polyreason.evaluate.decode import prefix_shared_generate
+
+            with (
+                unwrap_model_for_generation(self.model_wrapped, self.accelerator,
+                                            gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                                            gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs)
+                as unwrapped,
+                torch.no_grad(),
+            ):
+                completion_ids = prefix_shared_generate(
+                    unwrapped, [list(ids) for ids in prompt_ids], pad_id=self._tokenizer.pad_token_id,
+                    max_new_tokens=self.max_completion_length, eos_ids=list(self.eos_token_ids),
+                    temperature=self.temperature, top_p=self.top_p,
+                )
+            if completion_ids is None:  # a cache that cannot be compacted (sliding window, hybrid layers)
+                return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                     has_tool_images)
+            return completion_ids, None
+
+        def _compact_rollouts_apply(self, images: Any, multimodal_fields: Any) -> bool:
+            """Text-only transformers rollouts whose sampling the compact decoder reproduces exactly
+            (temperature + top-p; no top-k, min-p, repetition penalty or extra generation kwargs)."""
+            args = self.args
+            return (
+                not self.use_vllm
+                and not self.use_transformers_continuous_batching
+                and not images
+                and not multimodal_fields
+                and not args.generation_kwargs
+                and not (self.top_k or 0)
+                and self.min_p is None
+                and self.repetition_penalty == 1.0
+                and not self.is_fsdp_enabled
+            )
+
         # ------------------------------------------------------------------ completions sample
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             if self.completions_path and self.model.training and self.accelerator.is_main_process:

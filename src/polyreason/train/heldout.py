@@ -35,13 +35,27 @@ class HeldOutScore:
 
 
 def generate_greedy(model: Any, tokenizer: Any, prompts: list[str], *, max_new_tokens: int,
-                    batch_size: int = 50) -> tuple[list[str], list[int]]:
+                    batch_size: int = 100) -> tuple[list[str], list[int]]:
     """Greedy completions (text, token count) for chat-formatted ``prompts``, in batches."""
     import torch
+
+    from polyreason.evaluate.decode import prefix_shared_generate
 
     tokenizer.padding_side = "left"
     texts, lengths = [], []
     eos = tokenizer.eos_token_id
+    rows = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    for start in range(0, len(rows), batch_size):
+        out = prefix_shared_generate(model, rows[start:start + batch_size], pad_id=tokenizer.pad_token_id,
+                                     max_new_tokens=max_new_tokens, eos_ids=[eos])
+        if out is None:
+            break
+        for ids in out:
+            lengths.append(len(ids))
+            texts.append(tokenizer.decode(ids, skip_special_tokens=True))
+    else:
+        return texts, lengths
+    texts, lengths = [], []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
         enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
@@ -65,7 +79,7 @@ def score_heldout(
     reward_weights: dict[str, float],
     reward_params: dict[str, dict[str, Any]] | None = None,
     max_new_tokens: int = 64,
-    batch_size: int = 50,
+    batch_size: int = 100,
 ) -> tuple[HeldOutScore, list[dict[str, Any]]]:
     """Evaluate ``model`` greedily on ``problems`` (RL rows); returns the scores and per-problem records."""
     from polyreason.rewards import build_reward
@@ -103,3 +117,52 @@ def score_heldout(
     log.info("%s: accuracy %.2f, format %.2f (%d problems, %.0f s)", label, score.accuracy, score.format, n,
              score.seconds)
     return score, records
+
+
+def make_heldout_callback(problems: list[dict[str, Any]], *, every: int, at_start: bool, max_new_tokens: int,
+                          reward_weights: dict[str, float], reward_params: dict[str, dict[str, Any]],
+                          on_record: Any) -> Any:
+    """A TrainerCallback scoring ``problems`` greedily every ``every`` steps; ``on_record(step, dict)`` logs it.
+
+    The record carries ``heldout/train_seconds``: the stage's training wall time so far, with the time spent in
+    these evaluations taken out, so learning curves against time compare training cost only.
+    """
+    from transformers import TrainerCallback
+
+    class HeldoutEval(TrainerCallback):
+        def __init__(self) -> None:
+            self.started = 0.0
+            self.eval_seconds = 0.0
+            self.last_step = -1
+
+        def _evaluate(self, state: Any, model: Any, tokenizer: Any) -> None:
+            if not state.is_world_process_zero or state.global_step == self.last_step:
+                return
+            began = time.monotonic()
+            was_training = model.training
+            score, _ = score_heldout(model, tokenizer, problems, label=f"step {state.global_step}",
+                                     reward_weights=reward_weights, reward_params=reward_params,
+                                     max_new_tokens=max_new_tokens)
+            if was_training:
+                model.train()
+            tokenizer.padding_side = "left"
+            self.last_step = state.global_step
+            train_seconds = began - self.started - self.eval_seconds
+            self.eval_seconds += time.monotonic() - began
+            on_record(state.global_step, {
+                "heldout/accuracy": score.accuracy, "heldout/format": score.format,
+                "heldout/mean_reward": score.mean_reward, "heldout/mean_length": score.mean_length,
+                "heldout/n": score.n, "heldout/seconds": round(score.seconds, 2),
+                "heldout/train_seconds": round(train_seconds, 2),
+            })
+
+        def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):  # noqa: ANN001
+            self.started = time.monotonic()
+            if at_start and state.global_step == 0:
+                self._evaluate(state, model, processing_class)
+
+        def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):  # noqa: ANN001
+            if state.global_step % every == 0 or state.global_step >= state.max_steps:
+                self._evaluate(state, model, processing_class)
+
+    return HeldoutEval()

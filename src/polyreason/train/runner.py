@@ -176,12 +176,17 @@ def _run_stage(
         truncate_jsonl(out / "metrics.jsonl", index, -1)
         truncate_jsonl(out / "completions.jsonl", index, -1)
     model, tokenizer = load_for_training(recipe, model_spec)
+    if stage.trainable_layers is not None:
+        from polyreason.train.freeze import train_top_layers
+
+        train_top_layers(model, stage.trainable_layers)
     if isinstance(stage, SFTStage):
         trainer = _sft_trainer(recipe, index, stage, model, tokenizer, sdir)
     else:
         trainer = _grpo_trainer(recipe, index, stage, model, tokenizer, sdir, out, reward_factory)
     callbacks = make_callbacks(out / "metrics.jsonl", index, stage.type)
-    _install_callbacks(trainer, callbacks)
+    heldout = _heldout_callback(recipe, index, stage, out / "metrics.jsonl")
+    _install_callbacks(trainer, callbacks + ([heldout] if heldout is not None else []))
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     runtime = time.monotonic() - started
@@ -189,6 +194,37 @@ def _run_stage(
     save_final(trainer, tokenizer, target)
     summary = dict(callbacks[0].summary)
     return StageResult(index, stage.type, str(target), trainer.state.global_step, runtime, summary=summary)
+
+
+def _heldout_callback(recipe: Recipe, index: int, stage: SFTStage | GRPOStage, metrics_path: Path) -> Any:
+    """The periodic held-out evaluation of ``tracking.heldout`` for this stage, or None."""
+    cfg = recipe.tracking.heldout
+    if cfg is None or stage.type not in cfg.stages:
+        return None
+    from polyreason.data import load_rows
+    from polyreason.train.heldout import make_heldout_callback
+
+    problems = list(load_rows(cfg.source or recipe.data.train, split=cfg.split, kind="rl",
+                              language=recipe.language, limit=cfg.problems))
+    if not problems:
+        raise UserError(f"tracking.heldout: no problems in split {cfg.split!r} of {cfg.source or recipe.data.train}; "
+                        "fix: set tracking.heldout.source/split to a source with held-out rows")
+    max_new = cfg.max_new_tokens or getattr(stage, "max_completion_length", None) or 64
+    rewards = recipe.stage_rewards(stage) if isinstance(stage, GRPOStage) else recipe.rewards
+
+    def on_record(step: int, values: dict[str, Any]) -> None:
+        record = {"stage": index, "stage_type": stage.type, "step": step, "time": time.time(), **values}
+        with metrics_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        log.info("stage %d step %d: held-out accuracy %.3f (%d problems)", index, step,
+                 values["heldout/accuracy"], values["heldout/n"])
+
+    return make_heldout_callback(
+        problems, every=cfg.every, at_start=cfg.at_start, max_new_tokens=max_new,
+        reward_weights={name: spec.weight for name, spec in rewards.items()},
+        reward_params={name: dict(spec.params) for name, spec in rewards.items()},
+        on_record=on_record,
+    )
 
 
 def _install_callbacks(trainer: Any, callbacks: list[Any]) -> None:
