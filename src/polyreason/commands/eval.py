@@ -1,4 +1,5 @@
-"""`polyreason eval`: zero-shot pass@k on the vendored math benchmarks, or score predictions made elsewhere."""
+"""`polyreason eval`: zero-shot pass@k on math, multiple-choice and code benchmarks, or score predictions
+made elsewhere; code runs only in the sandbox (``--unsafe-no-sandbox`` to run it without one)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def eval_command(
     model: str = typer.Option(None, "--model", "-m", help="Model spec: hub id, local dir, smollm2-135m, tiny-random."),
     benchmarks: str = typer.Option(
         "math500", "--benchmarks", "-b",
-        help="Comma list: aime24, math500, amc23, minerva, olympiadbench, gsm8k, mgsm-XX (or 'mgsm' for all 11).",
+        help="Comma list: aime24, math500, amc23, minerva, olympiadbench, gsm8k, mgsm-XX ('mgsm' = all 11), "
+        "mmlu, gpqa, humaneval, mbpp, livecodebench, codeforces (--list-benchmarks).",
     ),
     samples: int = typer.Option(1, "--samples", "-n", help="Samples per problem; pass@1 is averaged over them."),
     limit: int = typer.Option(None, "--limit", help="Only the first N problems of each benchmark."),
@@ -47,12 +49,31 @@ def eval_command(
     source: str = typer.Option(
         "package", help="package (vendored copy, offline) or hub (the same sets read through `datasets`)."
     ),
+    data_file: Path = typer.Option(
+        None, "--data-file", help="Read the (one) benchmark from this local file in the hub's column layout "
+        "(.jsonl/.json/.csv/.parquet), e.g. gpqa_diamond.csv.",
+    ),
+    sandbox: str = typer.Option(
+        "auto", "--sandbox", help="Code benchmarks: auto (bwrap, else unshare), bwrap, unshare, or none."
+    ),
+    unsafe_no_sandbox: bool = typer.Option(
+        False, "--unsafe-no-sandbox", help="Allow running model-written code with resource limits only, "
+        "no isolation (network and your files reachable). Throwaway machines only.",
+    ),
+    code_timeout: float = typer.Option(
+        None, "--code-timeout", help="Seconds per program run (default: the benchmark's, 4-5 s)."
+    ),
+    num_params: float = typer.Option(
+        None, "--num-params", help="The model's parameter count (e.g. 1.5e9), when it cannot be counted "
+        "(vllm, --predictions).",
+    ),
     list_benchmarks: bool = typer.Option(False, "--list-benchmarks", help="List the benchmarks and exit."),
     threads: int = typer.Option(
         None, "--threads", help="torch CPU threads (default: torch's choice; 1 can be faster on a busy machine)."
     ),
 ) -> None:
     """Evaluate a model zero-shot (pass@1 over n samples, pass@k, 95% CI, length, language) — resumable."""
+    from polyreason.evaluate.code import ExecutionConfig
     from polyreason.evaluate.runner import EvalConfig, run_eval, score_predictions
 
     console = Console()
@@ -61,13 +82,20 @@ def eval_command(
         return
     if output is None:
         raise UserError("no output directory; fix: add --output DIR (results and the resumable cache go there)")
+    if code_timeout is not None and code_timeout <= 0:
+        raise UserError(f"--code-timeout must be > 0, got {code_timeout}")
+    if num_params is not None and num_params < 1:
+        raise UserError(f"--num-params must be a parameter count such as 1.5e9, got {num_params}")
+    execution = ExecutionConfig(sandbox=sandbox, allow_unsafe=unsafe_no_sandbox, timeout=code_timeout)
+    n_parameters = int(num_params) if num_params is not None else None
     if predictions is not None:
         if model is not None:
             raise UserError("--predictions scores existing completions; fix: drop --model (or drop --predictions)")
         name = benchmark or (benchmarks if "," not in benchmarks else None)
         if name is None:
             raise UserError("--predictions needs one benchmark; fix: add --benchmark NAME")
-        summary = score_predictions(predictions, name, output, limit=limit, timeout=verify_timeout)
+        summary = score_predictions(predictions, name, output, limit=limit, timeout=verify_timeout, source=source,
+                                    data_file=data_file, execution=execution, n_parameters=n_parameters)
         _print_summary(console, summary, output)
         return
     if model is None:
@@ -87,7 +115,8 @@ def eval_command(
         params=GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
         backend=backend, batch_size=batch_size, prompt_style=prompt_style, prompt_template=prompt_template,
         system=system, cache=cache, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
-        verify_timeout=verify_timeout, source=source,
+        verify_timeout=verify_timeout, source=source, data_file=data_file, execution=execution,
+        n_parameters=n_parameters,
     )
     summary, stats = run_eval(config)
     _print_summary(console, summary, output)
@@ -100,12 +129,13 @@ def eval_command(
 def _print_registry(console: Console) -> None:
     from polyreason.evaluate.benchmarks import REGISTRY
 
-    table = Table(title="benchmarks (vendored, offline)")
-    for column in ("name", "language", "hub id", "about"):
-        table.add_column(column)
+    table = Table(title="benchmarks")
+    for column in ("name", "kind", "language", "data", "hub id", "about"):
+        table.add_column(column, no_wrap=column in ("name", "kind"))
     for name, spec in REGISTRY.items():
         hub = f"{spec.hub_id}:{spec.hub_config}" if spec.hub_config and spec.name.startswith("mgsm") else spec.hub_id
-        table.add_row(name, spec.language, hub or "–", spec.description)
+        data = "vendored" if spec.filename else (f"{spec.package_data[0]} package" if spec.package_data else "hub")
+        table.add_row(name, spec.kind, spec.language, data, hub or "–", spec.description)
     console.print(table)
 
 
@@ -117,7 +147,7 @@ def _print_summary(console: Console, summary: dict, output: Path) -> None:
     table = Table(title=f"polyreason eval: {summary['model']}")
     for column in ("benchmark", "pass@1 %", "95% CI", "best pass@k %", "problems", "samples", "tokens", "trunc %",
                    "reasoning lang %", "answer lang %"):
-        table.add_column(column, justify="left" if column == "benchmark" else "right")
+        table.add_column(column, justify="left" if column == "benchmark" else "right", no_wrap=column == "benchmark")
     for name, b in summary["benchmarks"].items():
         ks = [k for k in b if k.startswith("pass@") and k != "pass@1"]
         best = max(ks, key=lambda k: int(k.split("@")[1])) if ks else None
@@ -129,5 +159,11 @@ def _print_summary(console: Console, summary: dict, output: Path) -> None:
             "–" if b.get("mean_tokens") is None else f"{b['mean_tokens']:.0f}",
             _pct(b.get("truncation_rate")), _pct(lm.get("reasoning_compliance")), _pct(lm.get("answer_compliance")),
         )
+    avg = (summary.get("average") or {}).get("pass@1")
+    if avg is not None and len(summary["benchmarks"]) > 1:
+        table.add_row("Avg.", _pct(avg), *["–"] * 8)
     console.print(table)
+    from polyreason.evaluate.scoring import size_line
+
+    console.print(size_line(summary))
     console.print(f"wrote {output / 'summary.json'}, {output / 'summary.md'}, {output / 'samples.jsonl'}")

@@ -19,9 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from polyreason.errors import UserError
-from polyreason.evaluate.benchmarks import Problem, expand_names, load_benchmark, resolve_name
+from polyreason.evaluate.benchmarks import (
+    Problem,
+    benchmark_kind,
+    expand_names,
+    load_benchmark,
+    resolve_name,
+    task_instruction,
+)
 from polyreason.evaluate.cache import CachedSample, ResultCache, SampleKey, fingerprint, text_hash
+from polyreason.evaluate.code import ExecutionConfig
 from polyreason.evaluate.generation import Backend, GenerationParams, make_backend
+from polyreason.evaluate.metrics import count_parameters, cross_benchmark
 from polyreason.evaluate.prompting import build_eval_messages, render_prompt
 from polyreason.evaluate.scoring import (
     Sample,
@@ -55,12 +64,17 @@ class EvalConfig:
     trust_remote_code: bool = False
     verify_timeout: float = 2.0
     source: str = "package"
+    data_file: Path | None = None
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    n_parameters: int | None = None
 
     def __post_init__(self) -> None:
         self.benchmarks = expand_names(self.benchmarks)
         self.output = Path(self.output)
         if self.samples < 1:
             raise UserError(f"--samples must be >= 1, got {self.samples}")
+        if self.data_file is not None and len(self.benchmarks) != 1:
+            raise UserError("--data-file holds one benchmark; fix: pass exactly one --benchmarks NAME with it")
 
     def generation_info(self) -> dict[str, Any]:
         """What the summary records about generation (everything that changes the samples)."""
@@ -73,6 +87,7 @@ class EvalConfig:
             "source": self.source,
             "prompt_template": self.prompt_template,
             "system": self.system,
+            **({"data_file": Path(self.data_file).name} if self.data_file is not None else {}),
         }
 
 
@@ -138,7 +153,7 @@ def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, lis
         for problem in problems[bench]:
             messages = build_eval_messages(
                 problem.problem, problem.language, style=config.prompt_style,
-                template=config.prompt_template, system=config.system,
+                template=config.prompt_template, system=config.system, instruction=task_instruction(problem),
             )
             prompt = render_prompt(backend.tokenizer, messages)
             length = len(backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
@@ -180,7 +195,10 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
     """
     from polyreason.progress import track
 
-    problems = {b: load_benchmark(b, limit=config.limit, source=config.source) for b in config.benchmarks}
+    problems = {b: load_benchmark(b, limit=config.limit, source=config.source, data_file=config.data_file)
+                for b in config.benchmarks}
+    if any(benchmark_kind(b) == "code" for b in config.benchmarks):
+        config.execution.make_sandbox()  # refuse before generating when no sandbox is allowed and works
     if backend is None:
         backend = make_backend(
             config.backend, config.model, batch_size=config.batch_size or (512 if config.backend == "vllm" else 16),
@@ -207,8 +225,9 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
         Sample(r.problem, r.key.sample_index, found[r.key].completion, found[r.key].n_tokens, found[r.key].truncated)
         for r in ordered
     ]
+    n_parameters = config.n_parameters or count_parameters(getattr(backend, "model", None))
     summary = finish(samples, problems, config.output, model=config.model, generation=config.generation_info(),
-                     timeout=config.verify_timeout)
+                     timeout=config.verify_timeout, execution=config.execution, n_parameters=n_parameters)
     info = {
         "cached_samples": stats.cached,
         "generated_samples": stats.generated,
@@ -230,15 +249,22 @@ def finish(
     model: str,
     generation: dict[str, Any],
     timeout: float = 2.0,
+    execution: ExecutionConfig | None = None,
+    n_parameters: int | None = None,
 ) -> dict[str, Any]:
-    """Score samples and write ``samples.jsonl``, ``summary.json`` and ``summary.md`` into ``output``."""
-    records = score_samples(samples, timeout=timeout)
+    """Score samples and write ``samples.jsonl``, ``summary.json`` and ``summary.md`` into ``output``.
+
+    The summary's ``average``, ``n_parameters`` and ``accuracy_per_billion_parameters`` are
+    :func:`polyreason.evaluate.metrics.cross_benchmark`'s.
+    """
+    records = score_samples(samples, timeout=timeout, execution=execution)
     grouped = group_records(records)
     summary = {
         "model": model,
         "generation": generation,
         "benchmarks": {name: summarize_benchmark(name, problems[name], grouped.get(name, [])) for name in problems},
     }
+    summary.update(cross_benchmark(summary["benchmarks"], n_parameters))
     output.mkdir(parents=True, exist_ok=True)
     _write_atomic(output / "samples.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     _write_atomic(output / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -246,14 +272,17 @@ def finish(
     return summary
 
 
-def read_predictions(path: Path, benchmark: str, limit: int | None = None) -> tuple[list[Problem], list[Sample]]:
+def read_predictions(
+    path: Path, benchmark: str, limit: int | None = None, *, source: str = "package",
+    data_file: str | Path | None = None,
+) -> tuple[list[Problem], list[Sample]]:
     """Read ``{"index": i, "completion": str, "sample"?: k}`` rows and pair them with the benchmark's problems.
 
     ``index`` is the row's position in the benchmark's canonical file; rows without ``sample`` are numbered
     in file order per index.  Problems with no prediction are left out of the scores (and counted in the log).
     """
     name = resolve_name(benchmark)
-    problems = load_benchmark(name, limit=limit)
+    problems = load_benchmark(name, limit=limit, source=source, data_file=data_file)
     by_index = {p.index: p for p in problems}
     if not path.is_file():
         raise UserError(f"predictions file {str(path)!r} does not exist; fix: pass a .jsonl file")
@@ -296,15 +325,23 @@ def read_predictions(path: Path, benchmark: str, limit: int | None = None) -> tu
 
 
 def score_predictions(
-    path: str | Path, benchmark: str, output: str | Path, *, limit: int | None = None, timeout: float = 2.0
+    path: str | Path, benchmark: str, output: str | Path, *, limit: int | None = None, timeout: float = 2.0,
+    source: str = "package", data_file: str | Path | None = None, execution: ExecutionConfig | None = None,
+    n_parameters: int | None = None,
 ) -> dict[str, Any]:
-    """Score completions made elsewhere; writes the same files as :func:`run_eval`."""
+    """Score completions made elsewhere; writes the same files as :func:`run_eval`.
+
+    ``n_parameters``: the parameter count of the model that wrote them (for accuracy per parameter).
+    """
     path = Path(path)
-    problems, samples = read_predictions(path, benchmark, limit)
     name = resolve_name(benchmark)
+    if benchmark_kind(name) == "code":
+        (execution or ExecutionConfig()).make_sandbox()  # refuse early, before reading anything
+    problems, samples = read_predictions(path, benchmark, limit, source=source, data_file=data_file)
     return finish(samples, {name: problems}, Path(output), model=f"predictions:{path.name}",
                   generation={"source": "predictions", "file": path.name, "samples": max(
-                      s.sample_index for s in samples) + 1}, timeout=timeout)
+                      s.sample_index for s in samples) + 1}, timeout=timeout, execution=execution,
+                  n_parameters=n_parameters)
 
 
 def _write_atomic(path: Path, text: str) -> None:
