@@ -11,6 +11,19 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 2
 fi
 
+# bubblewrap: the sandbox the code benchmarks (humaneval, mbpp, livecodebench, codeforces) run model-written
+# programs in (polyreason/evaluate/sandbox.py). Installed here when running as root with apt-get; otherwise
+# printed for the user (polyreason refuses to run model-written code without a sandbox).
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }; then
+      echo "warning: could not install bubblewrap; code benchmarks will fall back to unshare or refuse to run" >&2
+    fi
+  else
+    echo "note: code benchmarks need bubblewrap: sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)" >&2
+  fi
+fi
+
 extras=""
 if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
 
