@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import pickle
+import socket
 import time
 import zlib
 from importlib import resources
@@ -142,9 +143,13 @@ def test_hostile_completions_through_scoring_are_contained_and_bounded(tmp_path:
             raise
         pytest.skip(str(exc))
     marker = tmp_path / "escaped"
+    server = socket.socket()  # on the host's loopback: a sandboxed program must not reach it
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
     hostile = [
         f"    open({str(marker)!r}, 'w').write('x')\n    return True\n",
-        "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)\n    return True\n",
+        f"    import socket\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n    return True\n",
         "    import os\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n",
         "    while True:\n        pass\n",
         "    import sys\n    while True:\n        sys.stdout.write('y' * 65536)\n",
@@ -160,6 +165,10 @@ def test_hostile_completions_through_scoring_are_contained_and_bounded(tmp_path:
     assert elapsed < 2 * 1.5 + 10, elapsed
     reasons = [json.loads(line)["reason"] for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     assert reasons[2] == reasons[3] == "timeout" and reasons[4] != "passed"
+    server.settimeout(0.1)
+    with pytest.raises(TimeoutError):
+        server.accept()
+    server.close()
 
 
 def test_extract_code_and_program_assembly() -> None:

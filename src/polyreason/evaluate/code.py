@@ -61,6 +61,15 @@ class ExecutionConfig:
     timeout: float | None = None
     workers: int | None = None
 
+    def __post_init__(self) -> None:
+        from polyreason.errors import UserError
+        from polyreason.evaluate.sandbox import KINDS
+
+        if self.sandbox not in KINDS:
+            raise UserError(f"unknown sandbox {self.sandbox!r}; fix: use one of {', '.join(KINDS)}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise UserError(f"the code timeout must be > 0 seconds, got {self.timeout}")
+
     def make_sandbox(self) -> Sandbox:
         """Resolve the backend (probing it once); raises ``UserError`` when none is allowed and works."""
         from polyreason.evaluate.sandbox import Sandbox
