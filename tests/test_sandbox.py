@@ -48,6 +48,15 @@ def test_runs_a_program_with_stdin_and_reports_its_exit(box: Sandbox) -> None:
     assert box.run("exit(0)").ok  # exit()/quit() exist as under site
 
 
+def test_the_program_holds_no_privilege(box: Sandbox) -> None:
+    status = box.run("print(open('/proc/self/status').read())").stdout
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    assert int(fields["CapEff"], 16) == 0 and int(fields["CapPrm"], 16) == 0 and fields["NoNewPrivs"].strip() == "1"
+    if os.geteuid() == 0:  # root-run sandboxes drop to an unused uid
+        assert fields["Uid"].split()[0] != "0"
+    assert box.run("import os\nos.setuid(12345)").returncode == 1  # no CAP_SETUID left
+
+
 def test_writing_outside_the_sandbox_fails(box: Sandbox, tmp_path: Path) -> None:
     target = REPO / "SANDBOX_ESCAPE_PROBE"
     outside = tmp_path / "outside.txt"

@@ -128,11 +128,9 @@ class Outcome:
 # hooks, which cost ~60 ms a run here; exit()/quit() are provided as site would.
 _LAUNCHER = """\
 import builtins, sys
-def _setup(uid, main, writable, *limits):
+def _setup(uid, main, *limits):
     import os, resource
     if uid != "-":
-        for path in writable.split(":"):
-            os.chmod(path, 0o1777)
         os.setgroups([])
         os.setresgid(int(uid), int(uid), int(uid))
         os.setresuid(int(uid), int(uid), int(uid))
@@ -149,9 +147,8 @@ exec(_code, {"__name__": "__main__", "__file__": _code.co_filename, "__builtins_
 """
 
 
-def _launcher_args(uid: int | None, main: str, writable: list[str], rlimits: dict[str, int]) -> list[str]:
-    return ["-" if uid is None else str(uid), main, ":".join(writable) or "-"] + [f"{k}={v}" for k, v in
-                                                                                  rlimits.items()]
+def _launcher_args(uid: int | None, main: str, rlimits: dict[str, int]) -> list[str]:
+    return ["-" if uid is None else str(uid), main] + [f"{k}={v}" for k, v in rlimits.items()]
 
 
 def interpreter() -> str:
@@ -161,14 +158,15 @@ def interpreter() -> str:
 
 
 def _interpreter_roots(python: str) -> list[str]:
-    """Directories the interpreter needs that /usr does not cover (e.g. a pyenv or conda prefix)."""
-    roots = []
-    prefix = os.path.realpath(sys.base_prefix) if python == os.path.realpath(
-        getattr(sys, "_base_executable", sys.executable)) else os.path.dirname(os.path.dirname(python))
+    """Directories outside /usr the interpreter needs: its prefix (e.g. a pyenv or conda install) and bin dir."""
+    base = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    prefix = os.path.realpath(sys.base_prefix) if python == base else os.path.dirname(os.path.dirname(python))
+    roots: list[str] = []
     for path in (prefix, os.path.dirname(python)):
-        if not path.startswith("/usr/") and path != "/usr" and all(not path.startswith(r + "/") for r in roots):
+        inside = any(path == r or path.startswith(r + "/") for r in roots)
+        if path != "/usr" and not path.startswith("/usr/") and not inside and os.path.isdir(path):
             roots.append(path)
-    return [r for r in dict.fromkeys(roots) if os.path.isdir(r)]
+    return roots
 
 
 def _parents(path: str) -> list[str]:
@@ -180,7 +178,7 @@ def _bwrap_argv(python: str, limits: Limits, host_dir: Path, as_root: bool) -> l
     argv = ["bwrap", "--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
     if as_root:  # root needs no user namespace; it keeps only the caps the launcher needs to drop its uid
         argv += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+                 "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-all"]
     argv += ["--ro-bind", "/usr", "/usr"]
@@ -336,20 +334,20 @@ def _command(kind: str, python: str, limits: Limits, host_dir: Path) -> tuple[li
     as_root = os.geteuid() == 0
     launcher = [python, "-I", "-S", "-c", _LAUNCHER]
     if kind == "bwrap":
-        uid, writable = (_next_uid(), ["/tmp", SANDBOX_DIR]) if as_root else (None, [])
+        uid = _next_uid() if as_root else None
         return _bwrap_argv(python, limits, host_dir, as_root) + launcher + _launcher_args(
-            uid, MAIN, writable, limits.rlimits()), None
+            uid, MAIN, limits.rlimits()), None
     if kind == "unshare":
         hide, keep = _hidden_dirs(python)
         spec = {"sandbox": UNSHARE_SANDBOX_DIR, "main_host": str(host_dir / MAIN), "tmp_bytes": limits.tmp_mb << 20,
                 "hide": hide, "keep": keep, "python": python,
-                "launcher": launcher + _launcher_args(None, MAIN, [], limits.rlimits())}
+                "launcher": launcher + _launcher_args(None, MAIN, limits.rlimits())}
         return _unshare_argv() + [python, "-I", "-S", "-c", _UNSHARE_SETUP, json.dumps(spec)], None
     # none: own session, limits, private cwd; the process limit counts the user's other processes too
     rl = limits.rlimits()
     if not as_root:
         rl["RLIMIT_NPROC"] = _user_process_count() + limits.processes
-    return launcher + _launcher_args(None, str(host_dir / MAIN), [], rl), str(host_dir)
+    return launcher + _launcher_args(None, str(host_dir / MAIN), rl), str(host_dir)
 
 
 def _user_process_count() -> int:
