@@ -145,7 +145,7 @@ def registry_benchmarks() -> Iterator[tuple[str, str]]:
     except ImportError as exc:
         raise UserError("the evaluation benchmark registry is not available; fix: pass benchmark files with "
                         "--against, or --no-registry") from exc
-    for name in benchmark_names():
+    for name in benchmark_names(offline_only=True):  # hub-only sets (mmlu, gpqa …) would need the network
         for prob in load_benchmark(name):
             yield name, prob.problem
 

@@ -328,9 +328,11 @@ def benchmark_kind(name: str) -> str:
     return REGISTRY[resolve_name(name)].kind
 
 
-def benchmark_names() -> list[str]:
-    """Registered benchmark names, in registry order."""
-    return list(REGISTRY)
+def benchmark_names(*, offline_only: bool = False) -> list[str]:
+    """Registered benchmark names, in registry order; ``offline_only``: only those whose data ships with
+    polyreason or its dependencies (the math sets and HumanEval), not the hub-only ones."""
+    return [name for name, spec in REGISTRY.items()
+            if not offline_only or spec.filename is not None or spec.package_data is not None]
 
 
 def resolve_name(name: str) -> str:
