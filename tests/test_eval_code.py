@@ -222,3 +222,14 @@ def test_code_benchmark_refuses_without_a_sandbox(tmp_path: Path, monkeypatch: p
     unsafe = runner.invoke(_app, ["eval", "--predictions", str(path), "--benchmark", "humaneval", "--limit", "1",
                                   "--unsafe-no-sandbox", "--output", str(tmp_path / "out")])
     assert unsafe.exit_code == 0, unsafe.output
+
+
+def test_humaneval_generation_run_with_the_tiny_model(tmp_path: Path, execution) -> None:
+    """Generate → extract → run in the sandbox, end to end (the random model's text fails every test)."""
+    result = runner.invoke(_app, ["eval", "--model", "tiny-random", "--benchmarks", "humaneval", "--limit", "2",
+                                  "--max-new-tokens", "8", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["benchmarks"]["humaneval"]["n_samples"] == 2 and summary["n_parameters"] > 0
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert all(r["correct"] is False and r["reason"] for r in rows)
