@@ -51,6 +51,9 @@ def eval_command(
     threads: int = typer.Option(
         None, "--threads", help="torch CPU threads (default: torch's choice; 1 can be faster on a busy machine)."
     ),
+    price_per_hour: float = typer.Option(
+        None, "--price-per-hour", min=0, help="Price of one device-hour: adds a cost estimate to run_info.json."
+    ),
 ) -> None:
     """Evaluate a model zero-shot (pass@1 over n samples, pass@k, 95% CI, length, language) — resumable."""
     from polyreason.evaluate.runner import EvalConfig, run_eval, score_predictions
@@ -87,7 +90,7 @@ def eval_command(
         params=GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
         backend=backend, batch_size=batch_size, prompt_style=prompt_style, prompt_template=prompt_template,
         system=system, cache=cache, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
-        verify_timeout=verify_timeout, source=source,
+        verify_timeout=verify_timeout, source=source, price_per_hour=price_per_hour,
     )
     summary, stats = run_eval(config)
     _print_summary(console, summary, output)
