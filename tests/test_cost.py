@@ -159,6 +159,7 @@ def test_train_summary_cost_survives_a_resume_that_skips_every_stage(tmp_path: P
     block = json.loads((out / "summary.json").read_text())["cost"]
     (stage,) = block["stages"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert json.loads((out / "summary.json").read_text())["finished"] is True  # what sweeps read
     assert stage["wall_s"] >= result.stages[0].runtime_s > 0
     assert stage["tokens_trained"] == records[-1]["num_tokens"]
     assert stage["tokens_generated"] == round(sum(r["completions/mean_length"] * 4 for r in records))

@@ -76,7 +76,7 @@ def test_sweep_runs_four_cells_with_costs_and_a_comparison_table(swept):
     reward = table["groups"][0]["metrics"]["0-grpo reward (last)"]
     assert reward["n"] == 2 and len(reward["values"]) == 2 and reward["ci95"][0] <= reward["mean"] <= reward["ci95"][1]
     md = (out / "comparison.md").read_text()
-    assert "| seeds finished | 2 | 2 |" in md and "| cost device-hours |" in md
+    assert "| finished runs | 2 | 2 |" in md and "| cost device-hours |" in md
 
 
 def test_the_sweep_report_renders_in_headless_chromium(swept):

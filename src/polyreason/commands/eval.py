@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from polyreason.commands.report import print_cost
 from polyreason.errors import UserError
 
 
@@ -98,6 +99,7 @@ def eval_command(
         f"generated {stats.generated} samples ({stats.tokens_per_second():.1f} tokens/s), "
         f"{stats.cached} reused from the cache"
     )
+    print_cost(console, output / "run_info.json")
 
 
 def _print_registry(console: Console) -> None:

@@ -27,3 +27,17 @@ def report(
 
     path = write_report(list(run_dirs), output, title=title, price_per_hour=price_per_hour)
     Console().print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)", highlight=False)
+
+
+def print_cost(console: Console, path: Path) -> None:
+    """Print the one-line cost of a run from its summary.json / run_info.json (nothing if it has none)."""
+    import json
+
+    from polyreason.report.cost import cost_line
+
+    try:
+        block = json.loads(path.read_text(encoding="utf-8")).get("cost")
+    except (OSError, ValueError):
+        return
+    if block:
+        console.print(f"cost: {cost_line(block)}", highlight=False)

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from polyreason.commands.report import print_cost
+
 SetOption = typer.Option(None, "--set", help="Override a recipe key, e.g. --set stages.0.max_steps=10.")
 PriceOption = typer.Option(
     None, "--price-per-hour", min=0, help="Price of one device-hour for the summary's cost estimate "
@@ -46,6 +48,7 @@ def train(
         table.add_row(f"{st.index} {st.type}", str(st.steps), "skipped" if st.skipped else f"{st.runtime_s:.0f} s",
                       st.model_dir)
     console.print(table)
+    print_cost(console, Path(result.output_dir) / "summary.json")
     console.print(f"final model: {result.model_dir}\nmetrics: {result.metrics_path}\n"
                   f"summary: {Path(result.output_dir) / 'summary.json'}", highlight=False)
 

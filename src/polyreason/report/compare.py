@@ -81,7 +81,7 @@ def comparison_rows(comparison: dict[str, Any]) -> tuple[list[str], list[list[st
     """(header, rows): a column per group, rows for finished/failed counts then every metric."""
     groups = comparison["groups"]
     header = ["metric", *[g["group"] for g in groups]]
-    rows = [["seeds finished", *[str(g["n_finished"]) for g in groups]]]
+    rows = [["finished runs", *[str(g["n_finished"]) for g in groups]]]
     if any(g["n_failed"] for g in groups):
         rows.append(["cells failed", *[str(g["n_failed"]) for g in groups]])
     for key in comparison["metrics"]:

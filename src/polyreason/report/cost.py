@@ -370,6 +370,17 @@ def cost_rows(cost: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return cost_columns(labels, entries, cost.get("price_per_hour"))
 
 
+def cost_line(cost: dict[str, Any]) -> str:
+    """One line for a terminal: '12.8 s on 1× CPU (…) = 0.0036 device-hours, est. $0.0016 at $0.44/device-h'."""
+    total = cost["total"]
+    device = total.get("device")
+    text = (f"{_time(total.get('wall_s'))} on {device['count']}× {device['name'] if device else '?'} = "
+            f"{_num(total.get('device_hours'), digits=4)} device-hours") if device else "not measured"
+    if total.get("cost_estimate") is not None:
+        text += f", est. {_money(total['cost_estimate'])} at ${cost['price_per_hour']:g}/device-h"
+    return text
+
+
 def cost_markdown(cost: dict[str, Any]) -> str:
     """:func:`cost_rows` as a Markdown table."""
     header, rows = cost_rows(cost)

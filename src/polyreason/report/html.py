@@ -182,7 +182,7 @@ def run_section(run: RunData, price: float | None, open_: bool = True, label: st
     figures += [_img(p, "training curve") for p in curve_png]
     body = [_facts(run), cost_html, ba_html, ev_html]
     if figures:
-        body.append("<h3>Curves</h3>" if curve_png else "")
+        body.append("<h3>Plots</h3>")
         body.append('<div class="grid">' + "".join(figures) + "</div>")
     body.append(_notes(notes))
     return (f'<details{" open" if open_ else ""}><summary>{_esc(label or run.name)}</summary>'

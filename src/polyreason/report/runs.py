@@ -182,7 +182,8 @@ def run_metrics(run: RunData) -> dict[str, float]:
             if isinstance(score.get(key), int | float):
                 out[f"heldout {score.get('label')} {key}"] = float(score[key])
     for label, summary in run.evals.items():
-        prefix = "eval" if label == "eval" else f"eval {label}"
+        # "eval" (an eval run), "eval/<name>" (results under the run: "eval <name>"), "<i>-eval" (a stage)
+        prefix = ("eval " + label[4:].strip("/")).strip() if label.startswith("eval") else label
         for bench, result in summary.get("benchmarks", {}).items():
             if isinstance(result.get("pass@1"), int | float):
                 out[f"{prefix} {bench} pass@1"] = float(result["pass@1"])

@@ -351,7 +351,7 @@ def _summary(recipe: Recipe, result: RunResult) -> dict[str, Any]:
                        "trainer_summary": st.summary})
     usages = [cost.read_usage(stage_dir(Path(result.output_dir), st.index, recipe.stages[st.index]) / cost.USAGE_FILE)
               for st in result.stages]
-    return {"name": recipe.name, "model_dir": result.model_dir, "output_dir": result.output_dir,
+    return {"name": recipe.name, "finished": True, "model_dir": result.model_dir, "output_dir": result.output_dir,
             "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2), "stages": stages,
             "cost": cost.train_cost(recipe, usages, records, [st.index for st in result.stages])}
 

@@ -10,8 +10,8 @@ through :func:`polyreason.train.run_recipe`.  Output::
     DIR/cells/<name>/             the cell's run directory (run_recipe's layout) plus cell.json (status, error)
     DIR/comparison.json, .md      per setting: mean and 95 % CI over seeds of every metric (report.compare)
 
-A cell is **finished** when its ``summary.json`` exists (run_recipe writes it atomically as its last act)
-and does not say ``"finished": false``.  Rerunning the same command skips finished cells and resumes a cell
+A cell is **finished** when its ``summary.json`` says ``"finished": true`` (run_recipe writes the summary
+atomically as its last act; a summary without the field, from older runs, counts as finished too).  Rerunning the same command skips finished cells and resumes a cell
 that has ``metrics.jsonl`` but no summary from its last checkpoint.  A cell that raises is recorded
 (cell.json: ``status: failed`` and the error) and the sweep goes on; :attr:`SweepResult.failed` lists it.
 
@@ -149,7 +149,7 @@ def plan_cells(grid: list[tuple[str, list[str]]], seeds: list[int] | None) -> li
 
 
 def is_finished(run_dir: Path) -> bool:
-    """True when ``run_dir/summary.json`` exists, parses, and does not say ``"finished": false``."""
+    """True when ``run_dir/summary.json`` parses and says ``"finished": true`` (or, from older runs, nothing)."""
     try:
         summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
