@@ -142,3 +142,16 @@ def test_short_keys_keep_keys_apart():
     assert short_keys(["stages.0.learning_rate", "stages.1.learning_rate"]) == {
         "stages.0.learning_rate": "0.learning_rate", "stages.1.learning_rate": "1.learning_rate"}
     assert short_keys(["rewards.format.weight", "weight"])["rewards.format.weight"] == "format.weight"
+
+
+def test_curves_put_stages_on_one_axis_and_do_not_join_them():
+    from polyreason.report.plots import curves
+
+    records = [{"stage": 0, "stage_type": "sft", "step": 1, "entropy": 1.0},
+               {"stage": 0, "stage_type": "sft", "step": 2, "entropy": 0.9},
+               {"stage": 1, "stage_type": "grpo", "step": 1, "entropy": 0.8, "reward": 0.1}]
+    c = curves(records)
+    assert c.x == [1, 2, 3] and c.boundaries == [(0.0, "0-sft"), (2.0, "1-grpo")]
+    xs, ys = c.series("entropy")
+    assert xs == [1, 2, 2.5, 3] and ys[2] != ys[2] and ys[3] == 0.8  # NaN between the stages
+    assert c.series("reward") == ([3], [0.1]) and c.series("kl") == ([], [])

@@ -77,10 +77,16 @@ class Curves:
     boundaries: list[tuple[float, str]] = field(default_factory=list)
 
     def series(self, metric: str) -> tuple[list[float], list[float]]:
-        xs, ys = [], []
+        """(x, y) of ``metric`` where logged; a NaN between stages so no line joins two stages."""
+        xs, ys, last_stage = [], [], None
         for x, r in zip(self.x, self.records, strict=True):
             v = r.get(metric)
             if isinstance(v, int | float) and v == v:  # skip NaN
+                stage = r.get("stage", 0)
+                if last_stage is not None and stage != last_stage:
+                    xs.append(x - 0.5)
+                    ys.append(float("nan"))
+                last_stage = stage
                 xs.append(x)
                 ys.append(float(v))
         return xs, ys
@@ -142,7 +148,7 @@ def line_plot(title: str, ylabel: str, series: list[Series], boundaries: list[tu
     fig, ax = _figure(title, ylabel)
     for i, s in enumerate(series):
         color = s.color or PALETTE[i % len(PALETTE)]
-        marker = "o" if len(s.x) <= 25 else None
+        marker = "o" if sum(1 for y in s.y if y == y) <= 25 else None
         ax.plot(s.x, s.y, s.style, color=color, marker=marker, markersize=4, linewidth=1.6,
                 label=s.label if s.legend else None)
         if s.band is not None:
@@ -203,7 +209,8 @@ def overlay_panel(panel: Panel, runs: list[tuple[str, str, Curves]]) -> bytes | 
                              legend=first))
     if not series:
         return None
-    return line_plot(panel.title, metric, series)
+    layouts = {tuple(c.boundaries) for _, _, c in runs}
+    return line_plot(panel.title, metric, series, runs[0][2].boundaries if len(layouts) == 1 else [])
 
 
 def bar_plot(title: str, ylabel: str, categories: list[str], bars: dict[str, list[float | None]],
