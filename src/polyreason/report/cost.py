@@ -223,7 +223,7 @@ def stage_tokens(records: list[dict[str, Any]], stage: Any, world: int = 1) -> t
 def _estimate(device_hours: float | None, price: float | None) -> float | None:
     if device_hours is None or price is None:
         return None
-    return round(device_hours * price, 4)
+    return round(device_hours * price, 6)
 
 
 def stage_cost(
