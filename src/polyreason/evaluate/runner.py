@@ -67,6 +67,7 @@ class EvalConfig:
     data_file: Path | None = None
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     n_parameters: int | None = None
+    price_per_hour: float | None = None  # for the cost estimate in run_info.json (not part of the results)
 
     def __post_init__(self) -> None:
         self.benchmarks = expand_names(self.benchmarks)
@@ -112,6 +113,7 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
         prompt_style=ev.prompt_style,
         prompt_template=ev.prompt_template,
         system=ev.system,
+        price_per_hour=recipe.cost.price_per_hour,
     )
 
 
@@ -194,7 +196,9 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
     Returns ``(summary, stats)``.  Pass ``backend`` to reuse a loaded model (tests, notebooks).
     """
     from polyreason.progress import track
+    from polyreason.report.cost import StageMeter, eval_cost
 
+    meter = StageMeter.start(config.device)
     problems = {b: load_benchmark(b, limit=config.limit, source=config.source, data_file=config.data_file)
                 for b in config.benchmarks}
     if any(benchmark_kind(b) == "code" for b in config.benchmarks):
@@ -235,6 +239,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
         "generation_seconds": round(stats.generation_seconds, 3),
         "tokens_per_second": round(stats.tokens_per_second(), 3),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cost": eval_cost(meter.finish(), stats.generated_tokens, config.price_per_hour),
     }
     # timings live apart from summary.json, which must be identical for a resumed run
     _write_atomic(config.output / "run_info.json", json.dumps(info, indent=2) + "\n")

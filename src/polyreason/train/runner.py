@@ -8,7 +8,8 @@ Output directory layout::
     OUT/stages/<i>-<type>/    the stage's TRL output: checkpoint-<step>/ (model, optimizer, scheduler, RNG state)
     OUT/stages/<i>-<type>/final/   the stage's final model (the last stage writes OUT/model/ instead)
     OUT/model/                the run's final model (+ tokenizer)
-    OUT/summary.json          per-stage runtime, steps, last metrics; where the final model is
+    OUT/stages/<i>-<type>/usage.json   the stage's wall time, device, peak memory (polyreason.report.cost)
+    OUT/summary.json          per-stage runtime, steps, last metrics, cost; where the final model is
 
 Resume (``resume=True``): finished stages (final model present) are skipped; the interrupted stage restarts
 from its last checkpoint, and metrics/completions logged after that checkpoint are dropped first, so the files
@@ -28,6 +29,7 @@ from typing import Any
 
 from polyreason.config import GRPOStage, Recipe, SFTStage, dump_recipe
 from polyreason.errors import UserError
+from polyreason.report import cost
 from polyreason.train import args as targs
 from polyreason.train.callbacks import make_callbacks, read_jsonl_tolerant, truncate_jsonl
 from polyreason.train.datasets import grpo_records, sft_records, to_dataset
@@ -175,6 +177,7 @@ def _run_stage(
         # a fresh start of this stage: forget whatever a killed earlier attempt logged for it
         truncate_jsonl(out / "metrics.jsonl", index, -1)
         truncate_jsonl(out / "completions.jsonl", index, -1)
+    meter = cost.StageMeter.start(device_count=recipe.cost.device_count)
     model, tokenizer = load_for_training(recipe, model_spec)
     if isinstance(stage, SFTStage):
         trainer = _sft_trainer(recipe, index, stage, model, tokenizer, sdir)
@@ -187,6 +190,7 @@ def _run_stage(
     runtime = time.monotonic() - started
     target = final_dir(out, index, recipe)
     save_final(trainer, tokenizer, target)
+    meter.finish(sdir / cost.USAGE_FILE)
     summary = dict(callbacks[0].summary)
     return StageResult(index, stage.type, str(target), trainer.state.global_step, runtime, summary=summary)
 
@@ -345,8 +349,11 @@ def _summary(recipe: Recipe, result: RunResult) -> dict[str, Any]:
                        "runtime_s": round(st.runtime_s, 2), "skipped": st.skipped,
                        "logged_steps": len(last), "last_metrics": last[-1] if last else None,
                        "trainer_summary": st.summary})
-    return {"name": recipe.name, "model_dir": result.model_dir, "output_dir": result.output_dir,
-            "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2), "stages": stages}
+    usages = [cost.read_usage(stage_dir(Path(result.output_dir), st.index, recipe.stages[st.index]) / cost.USAGE_FILE)
+              for st in result.stages]
+    return {"name": recipe.name, "finished": True, "model_dir": result.model_dir, "output_dir": result.output_dir,
+            "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2), "stages": stages,
+            "cost": cost.train_cost(recipe, usages, records, [st.index for st in result.stages])}
 
 
 def _write_json(path: Path, obj: Any) -> None:
