@@ -77,3 +77,29 @@ def test_a_save_that_produced_no_weights_is_an_error(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(UserError, match="zero3_save_16bit_model"):
         _check_saved(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "processes", "fsdp", "message"),
+    [({"WORLD_SIZE": "2"}, 1, False, "launched as 2 processes, but the trainer runs as 1"),
+     ({"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"}, 2, False, "asks for FSDP"),
+     ({"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"}, 2, True, None),
+     ({}, 1, False, None)],
+)
+def test_launches_accelerate_did_not_honour_are_refused(monkeypatch, env, processes, fsdp, message):
+    from types import SimpleNamespace
+
+    from polyreason.errors import UserError
+    from polyreason.train.runner import _check_world
+
+    for key in ("WORLD_SIZE", "ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    trainer = SimpleNamespace(accelerator=SimpleNamespace(num_processes=processes), is_fsdp_enabled=fsdp,
+                              is_deepspeed_enabled=False)
+    if message is None:
+        _check_world(trainer)
+    else:
+        with pytest.raises(UserError, match=message):
+            _check_world(trainer)
