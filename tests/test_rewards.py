@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from polyreason.errors import UserError
 from polyreason.rewards import REWARDS, build_composite, build_reward, reward_names
 from polyreason.rewards.accuracy import cosine_value
-from polyreason.rewards.language import language_score, strip_non_language
 from polyreason.rewards.naturalness import naturalness_score, register_naturalness_rule
-from polyreason.rewards.repetition import repetition_penalty
+from polyreason.text.analysis import language_score
+from polyreason.text.prose import prose
+from polyreason.text.repetition import repetition_penalty
 
 ES_GOOD = (
     "<think>\nPrimero sumamos las manzanas de María y las de Juan. Luego restamos las que se comieron "
@@ -122,7 +123,7 @@ def test_language_reward():
 
 
 def test_language_strips_math_and_code():
-    cleaned = strip_non_language("Sea $x^2 + \\frac{1}{2}$ y ```python\nprint(1)\n``` luego 3.5 \\cdot 2")
+    cleaned = prose("Sea $x^2 + \\frac{1}{2}$ y ```python\nprint(1)\n``` luego 3.5 \\cdot 2")
     assert "frac" not in cleaned and "print" not in cleaned and "3" not in cleaned
     assert "Sea" in cleaned and "luego" in cleaned
 

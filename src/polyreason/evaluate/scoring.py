@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyreason.evaluate.benchmarks import REGISTRY, Problem
-from polyreason.evaluate.language import graded_text, language_report, summarize_language
+from polyreason.evaluate.language import language_report, summarize_language
 from polyreason.evaluate.metrics import accuracy_summary, breakdown
+from polyreason.text.region import graded_text
 
 
 @dataclass(frozen=True)
