@@ -86,6 +86,7 @@ def _table(scores: list[dict]) -> Table:
     for col in ("model", "accuracy", "format", "mean reward", "mean length (tokens)", "eval time"):
         table.add_column(col, justify="right" if col != "model" else "left")
     for s in scores:
-        table.add_row(s["label"], f"{s['accuracy']:.0%}", f"{s['format']:.0%}", f"{s['mean_reward']:.3f}",
+        reward = "–" if s["mean_reward"] is None else f"{s['mean_reward']:.3f}"
+        table.add_row(s["label"], f"{s['accuracy']:.0%}", f"{s['format']:.0%}", reward,
                       f"{s['mean_length']:.1f}", f"{s['seconds']:.0f} s")
     return table

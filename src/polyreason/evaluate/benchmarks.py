@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from polyreason.errors import UserError
+from polyreason.errors import UserError, did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -266,12 +266,8 @@ def resolve_name(name: str) -> str:
         return lowered
     if lowered in _ALIASES:
         return _ALIASES[lowered]
-    import difflib
-
-    close = difflib.get_close_matches(lowered, list(REGISTRY) + list(_ALIASES), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UserError(
-        f"unknown benchmark {name!r}.{hint} fix: use one of {', '.join(REGISTRY)} "
+        f"unknown benchmark {name!r}{did_you_mean(lowered, [*REGISTRY, *_ALIASES])}; fix: use one of {', '.join(REGISTRY)} "
         "(or 'mgsm' for all MGSM languages)"
     )
 

@@ -108,15 +108,16 @@ def run_quickstart(
 ) -> QuickstartResult:
     """Evaluate → train (each stage) → evaluate after each stage, on the same held-out problems."""
     from polyreason.models import load_model
+    from polyreason.rewards import suite_from_specs
     from polyreason.train.heldout import score_heldout
     from polyreason.train.runner import run_recipe
 
     started = time.monotonic()
     out = Path(recipe.output_dir)
     problems = heldout_problems(eval_problems, recipe.seed, recipe.language)
-    weights = {name: spec.weight for name, spec in recipe.rewards.items()}
-    params = {name: dict(spec.params) for name, spec in recipe.rewards.items()}
-    max_new = max((getattr(s, "max_completion_length", 0) for s in recipe.stages), default=0) or 64
+    specs, budget = recipe.trained_rewards()
+    weights, params = suite_from_specs(specs, budget)
+    max_new = budget or 64
     result = QuickstartResult(output_dir=str(out), model_dir="")
 
     def evaluate(spec: str, label: str) -> None:
