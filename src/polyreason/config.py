@@ -369,17 +369,22 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"recipe file {str(path)!r} does not exist; fix: check the path")
+    return parse_recipe(path.read_text(encoding="utf-8"), str(path), overrides)
+
+
+def parse_recipe(text: str, source: str, overrides: list[str] | None = None) -> Recipe:
+    """A recipe from YAML ``text`` (``source`` names it in errors), with ``key.sub=value`` overrides applied."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML: {exc}") from None
+        raise UserError(f"{source}: not valid YAML: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise UserError(f"{path}: a recipe is a mapping of keys (model:, stages:, …), got {type(raw).__name__}")
+        raise UserError(f"{source}: a recipe is a mapping of keys (model:, stages:, …), got {type(raw).__name__}")
     for item in overrides or []:
         apply_override(raw, item)
-    return recipe_from_dict(raw, source=str(path))
+    return recipe_from_dict(raw, source=source)
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
