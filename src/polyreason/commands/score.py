@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
 def score_command(
     input: Path = typer.Argument(
-        None, show_default=False,
+        None, metavar="INPUT", show_default=False,
         help='JSONL rows {"completion": str, "answer": str, "language"?: str, "n_tokens"?: int}.',
     ),
     output: Path = typer.Option(
