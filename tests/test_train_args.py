@@ -6,7 +6,6 @@ import pytest
 
 from polyreason.config import recipe_from_dict
 from polyreason.train import args as targs
-from polyreason.train.runner import reward_params
 
 
 def _recipe(**stage):
@@ -86,8 +85,3 @@ def test_report_to_and_explicit_bf16(tmp_path):
     assert targs.sft_kwargs(_recipe(), _recipe().stages[0], str(tmp_path))["report_to"] == "none"
 
 
-def test_length_rewards_default_to_the_completion_budget():
-    assert reward_params("cosine", {}, 96) == {"max_len": 96}
-    assert reward_params("soft_overlong", {}, 96) == {"max_len": 96, "cache": 24}
-    assert reward_params("soft_overlong", {"max_len": 50, "cache": 5}, 96) == {"max_len": 50, "cache": 5}
-    assert reward_params("accuracy", {"timeout": 1.0}, 96) == {"timeout": 1.0}

@@ -17,13 +17,23 @@ against TRL's dataclass fields when the recipe loads (:func:`check_trl_block`), 
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from polyreason.errors import UserError
+from polyreason.errors import UserError, did_you_mean
+from polyreason.evaluate.runner import EVAL_DEFAULTS
 
 ReportTo = Literal["none", "wandb", "trackio", "tensorboard"]
 Preset = Literal["grpo", "dr_grpo", "bnpo", "dapo", "gspo", "cispo", "sapo"]
@@ -64,6 +74,23 @@ LOSS_MEANING: dict[str, str] = {
     "luspo": "sequence-level ratio, each sequence's loss scaled by its length",
     "vespo": "Gamma weighting of sequence-level IS weights instead of clipping",
 }
+
+def _check_source(source: str) -> str:
+    """A data source that names a local file must exist (hub ids and synthetic specs are checked later)."""
+    if source.startswith("synthetic:"):
+        parts = source.split(":")
+        if len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) <= 0:
+            raise ValueError(f"bad synthetic source {source!r}; fix: use synthetic:N[:lang[:difficulty]] with N > 0")
+        return source
+    looks_local = source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".parquet", ".tsv"))
+    if looks_local and not Path(source).expanduser().exists():
+        raise ValueError(f"data file {source!r} does not exist; fix: check the path (relative to where you run)")
+    return source
+
+
+# A data source: a local file must exist (hub ids and synthetic specs are checked when loaded).
+DataSource = Annotated[str, AfterValidator(_check_source)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -106,19 +133,12 @@ class ModelConfig(_Strict):
 class DataConfig(_Strict):
     """Training data. Sources: a .jsonl/.json/.parquet path, 'synthetic:N[:lang[:difficulty]]', or a hub id."""
 
-    train: str = Field("synthetic:2000", description="RL problems (problem/answer/language rows).")
-    sft: str | None = Field(None, description="SFT rows (chat messages); defaults to synthetic traces for sft.")
+    train: DataSource = Field("synthetic:2000", description="RL problems (problem/answer/language rows).")
+    sft: DataSource | None = Field(None, description="SFT rows (chat messages); defaults to synthetic traces for sft.")
     split: str = Field("train", description="Split name for hub datasets.")
     column_map: dict[str, str] = Field(default_factory=dict, description="Rename source columns: {source: ours}.")
     system_prompt: str | None = Field(None, description="Override the language's default system prompt.")
     limit: int | None = Field(None, gt=0, description="Use at most this many rows.")
-
-    @field_validator("train", "sft")
-    @classmethod
-    def _source_exists(cls, v: str | None) -> str | None:
-        if v is not None:
-            _check_source(v)
-        return v
 
 
 # Upper bounds that catch typos and unit mix-ups (1e23 steps, a batch of a million) before anything loads.
@@ -193,14 +213,7 @@ class SFTStage(_StageCommon):
     completion_only_loss: bool = Field(
         True, description="Loss on assistant turns only (every one of them); system/user tokens masked."
     )
-    data: str | None = Field(None, description="SFT source for this stage; default: data.sft.")
-
-    @field_validator("data")
-    @classmethod
-    def _source_exists(cls, v: str | None) -> str | None:
-        if v is not None:
-            _check_source(v)
-        return v
+    data: DataSource | None = Field(None, description="SFT source for this stage; default: data.sft.")
 
 
 class GRPOStage(_StageCommon):
@@ -333,19 +346,25 @@ GRPOStage.model_rebuild()
 Stage = Annotated[SFTStage | GRPOStage, Field(discriminator="type")]
 
 
-class EvalConfig(_Strict):
-    """Evaluation after training (``polyreason eval`` uses the same fields)."""
+class EvalSettings(_Strict):
+    """Evaluation of the trained model (``polyreason eval`` has the same options and the same defaults,
+    :data:`polyreason.evaluate.runner.EVAL_DEFAULTS`)."""
 
-    benchmarks: list[str] = Field(default_factory=list, description="Registry names, e.g. math500, mgsm-es.")
-    samples: int = Field(1, ge=1, description="n samples per problem (pass@1 averages over them).")
+    benchmarks: list[str] = Field(
+        default_factory=lambda: list(EVAL_DEFAULTS.benchmarks), description="Registry names, e.g. math500, mgsm-es."
+    )
+    samples: int = Field(EVAL_DEFAULTS.samples, ge=1, description="n samples per problem (pass@1 averages over them).")
     limit: int | None = Field(None, gt=0, description="First N problems of each benchmark.")
-    temperature: float = Field(0.6, ge=0, description="0 = greedy.")
-    top_p: float = Field(0.95, gt=0, le=1)
-    max_new_tokens: int = Field(1024, gt=0)
-    backend: Literal["transformers", "vllm"] = "transformers"
-    batch_size: int = Field(16, gt=0, description="Prompts per generate call (transformers backend).")
+    temperature: float = Field(EVAL_DEFAULTS.temperature, ge=0, description="0 = greedy.")
+    top_p: float = Field(EVAL_DEFAULTS.top_p, gt=0, le=1, description="Nucleus sampling threshold.")
+    max_new_tokens: int = Field(EVAL_DEFAULTS.max_new_tokens, gt=0, description="Length limit per completion.")
+    backend: Literal["transformers", "vllm"] = Field(EVAL_DEFAULTS.backend, description="Generation backend.")
+    batch_size: int | None = Field(
+        EVAL_DEFAULTS.batch_size, gt=0, description="Prompts per generate call; None = the backend's default."
+    )
     prompt_style: Literal["lighteval", "polyreason"] = Field(
-        "lighteval", description="lighteval = Open-RS zero-shot instruction; polyreason = our <think> system prompt."
+        EVAL_DEFAULTS.prompt_style,
+        description="lighteval = Open-RS zero-shot instruction; polyreason = our <think> system prompt.",
     )
     prompt_template: str | None = Field(None, description="Custom user-turn template containing {problem}.")
     system: str | None = Field(None, description="System prompt for evaluation (None = the style's default).")
@@ -353,10 +372,8 @@ class EvalConfig(_Strict):
     @field_validator("benchmarks")
     @classmethod
     def _known_benchmarks(cls, v: list[str]) -> list[str]:
-        try:
-            from polyreason.evaluate.benchmarks import expand_names
-        except ImportError:
-            return v
+        from polyreason.evaluate.benchmarks import expand_names
+
         try:
             return expand_names(v) if v else v
         except UserError as exc:
@@ -401,7 +418,7 @@ class Recipe(_Strict):
     data: DataConfig = Field(default_factory=DataConfig, description="Training data sources.")
     stages: list[Stage] = Field(default_factory=list, description="Run in order; each feeds the next.")
     rewards: dict[str, RewardSpec] = Field(default_factory=dict, description="name → {weight, params}.")
-    eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation settings.")
+    eval: EvalSettings = Field(default_factory=EvalSettings, description="Evaluation settings.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Logging and trackers.")
     cost: CostConfig = Field(default_factory=CostConfig, description="Price per device-hour for the cost estimate.")
 
@@ -421,7 +438,7 @@ class Recipe(_Strict):
         from polyreason.prompts import LANGUAGE_NAMES
 
         if v not in LANGUAGE_NAMES:
-            raise ValueError(f"unknown language {v!r}{_did_you_mean(v, LANGUAGE_NAMES)}")
+            raise ValueError(f"unknown language {v!r}{did_you_mean(v, LANGUAGE_NAMES)}")
         return v
 
     @model_validator(mode="after")
@@ -450,6 +467,15 @@ class Recipe(_Strict):
         """The rewards a GRPO stage uses: its own override, else the recipe's."""
         return stage.rewards if stage.rewards is not None else self.rewards
 
+    def trained_rewards(self) -> tuple[dict[str, RewardSpec], int | None]:
+        """The rewards GRPO training uses and the completion budget they are built for (see
+        :func:`polyreason.rewards.suite.suite_from_specs`): the first GRPO stage's rewards and its
+        ``max_completion_length``; with no GRPO stage, the recipe's ``rewards`` and no budget."""
+        for stage in self.stages:
+            if isinstance(stage, GRPOStage):
+                return self.stage_rewards(stage), stage.max_completion_length
+        return self.rewards, None
+
 
 def _expand_reward_shorthand(v: Any) -> Any:
     """Allow ``accuracy: 1.0`` for ``accuracy: {weight: 1.0}``."""
@@ -459,39 +485,14 @@ def _expand_reward_shorthand(v: Any) -> Any:
 
 
 def _check_reward_names(rewards: dict[str, RewardSpec], where: str) -> None:
-    known = _reward_names()
-    if known is None:
-        return
+    from polyreason.rewards import reward_names
+
+    known = reward_names()
     for name in rewards:
         if name not in known:
             raise ValueError(
-                f"{where}.{name}: unknown reward{_did_you_mean(name, known)}; valid rewards: {', '.join(sorted(known))}"
+                f"{where}.{name}: unknown reward{did_you_mean(name, known)}; valid rewards: {', '.join(sorted(known))}"
             )
-
-
-def _reward_names() -> list[str] | None:
-    try:
-        from polyreason.rewards import reward_names
-    except ImportError:
-        return None
-    return list(reward_names())
-
-
-def _check_source(source: str) -> None:
-    """A data source that names a local file must exist (hub ids and synthetic specs are checked later)."""
-    if source.startswith("synthetic:"):
-        parts = source.split(":")
-        if len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) <= 0:
-            raise ValueError(f"bad synthetic source {source!r}; fix: use synthetic:N[:lang[:difficulty]] with N > 0")
-        return
-    looks_local = source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".parquet", ".tsv"))
-    if looks_local and not Path(source).expanduser().exists():
-        raise ValueError(f"data file {source!r} does not exist; fix: check the path (relative to where you run)")
-
-
-def _did_you_mean(name: str, options: Any) -> str:
-    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 # --------------------------------------------------------------------------------------------- trl: pass-through
@@ -565,7 +566,7 @@ def check_trl_block(stage_type: str, block: dict[str, Any], stage_fields: Any = 
         if name in stage_fields:
             raise ValueError(f"trl.{name}: that is a polyreason stage key; fix: set it on the stage, not under trl:")
         if name not in fields:
-            hint = _did_you_mean(name, fields)
+            hint = did_you_mean(name, fields)
             match = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
             if match and match[0] in owned:
                 hint += f" (polyreason sets that one: use {owned[match[0]]})"
@@ -618,17 +619,22 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"recipe file {str(path)!r} does not exist; fix: check the path")
+    return parse_recipe(path.read_text(encoding="utf-8"), str(path), overrides)
+
+
+def parse_recipe(text: str, source: str, overrides: list[str] | None = None) -> Recipe:
+    """A recipe from YAML ``text`` (``source`` names it in errors), with ``key.sub=value`` overrides applied."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML: {exc}") from None
+        raise UserError(f"{source}: not valid YAML: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise UserError(f"{path}: a recipe is a mapping of keys (model:, stages:, …), got {type(raw).__name__}")
+        raise UserError(f"{source}: a recipe is a mapping of keys (model:, stages:, …), got {type(raw).__name__}")
     for item in overrides or []:
         apply_override(raw, item)
-    return recipe_from_dict(raw, source=str(path))
+    return recipe_from_dict(raw, source=source)
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
@@ -705,7 +711,7 @@ def _suggest_field(exc: ValidationError, loc: tuple[Any, ...]) -> str:
             continue
         model = _model_of(field.annotation) or model
     names = list(getattr(model, "model_fields", {}))
-    return _did_you_mean(str(loc[-1]), names)
+    return did_you_mean(str(loc[-1]), names)
 
 
 def _model_of(annotation: Any) -> Any:
@@ -730,7 +736,7 @@ def reference_markdown() -> str:
     sections = [
         ("top level", Recipe), ("model", ModelConfig), ("stages.N.lora", LoraConfig),
         ("data", DataConfig), ("stages.N (type: sft)", SFTStage), ("stages.N (type: grpo)", GRPOStage),
-        ("rewards.NAME", RewardSpec), ("eval", EvalConfig), ("tracking", TrackingConfig),
+        ("rewards.NAME", RewardSpec), ("eval", EvalSettings), ("tracking", TrackingConfig),
         ("cost", CostConfig),
     ]
     out = ["# Recipe reference", "", "Generated from `polyreason.config` by `polyreason recipe reference`; "
@@ -755,6 +761,8 @@ def _default_text(field: Any) -> str:
 
 def _type_text(annotation: Any) -> str:
     text = str(annotation).replace("typing.", "").replace("polyreason.config.", "")
+    text = re.sub(r"Annotated\[([^,\]]+), AfterValidator\([^)]*\)\]", r"\1", text)  # DataSource -> str
+    text = re.sub(r"^Optional\[(.*)\]$", r"\1 | None", text)
     if "discriminator" in text:
         return "list of stages (sft or grpo)"
     return text.replace("<class '", "").replace("'>", "")

@@ -21,20 +21,20 @@ def eval_command(
     output: Path = typer.Option(None, "--output", "-o", help="Directory for samples.jsonl, summary.json, summary.md."),
     model: str = typer.Option(None, "--model", "-m", help="Model spec: hub id, local dir, smollm2-135m, tiny-random."),
     benchmarks: str = typer.Option(
-        "math500", "--benchmarks", "-b",
+        None, "--benchmarks", "-b",
         help="Comma list: aime24, math500, amc23, minerva, olympiadbench, gsm8k, mgsm-XX ('mgsm' = all 11), "
         "mmlu, gpqa, humaneval, mbpp, livecodebench, codeforces (--list-benchmarks).",
     ),
-    samples: int = typer.Option(1, "--samples", "-n", help="Samples per problem; pass@1 is averaged over them."),
+    samples: int = typer.Option(None, "--samples", "-n", help="Samples per problem; pass@1 is averaged over them."),
     limit: int = typer.Option(None, "--limit", help="Only the first N problems of each benchmark."),
-    temperature: float = typer.Option(0.6, help="Sampling temperature (0 = greedy). Open-RS used 0.6."),
-    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold. Open-RS used 0.95."),
-    max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Length limit per completion (tokens)."),
+    temperature: float = typer.Option(None, help="Sampling temperature (0 = greedy)."),
+    top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling threshold."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Length limit per completion (tokens)."),
     seed: int = typer.Option(0, help="Run seed; each batch's seed derives from it, so resumed runs match."),
-    backend: str = typer.Option("transformers", help="transformers (CPU/GPU) or vllm (GPU, optional extra)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Prompts per generate call (default 16; vllm 512)."),
+    backend: str = typer.Option(None, help="transformers (CPU/GPU) or vllm (GPU, optional extra)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Prompts per generate call (default: the backend's)."),
     prompt_style: str = typer.Option(
-        "lighteval", "--prompt-style", help="lighteval (Open-RS zero-shot instruction) or polyreason (<think> prompt)."
+        None, "--prompt-style", help="lighteval (Open-RS zero-shot instruction) or polyreason (<think> prompt)."
     ),
     prompt_template: str = typer.Option(None, "--prompt-template", help="User text with {problem}; overrides style."),
     system: str = typer.Option(None, "--system", help="System prompt (default: none for lighteval style)."),
@@ -46,7 +46,7 @@ def eval_command(
         None, "--predictions", help='Score this JSONL of {"index": i, "completion": str} rows instead of generating.'
     ),
     benchmark: str = typer.Option(None, "--benchmark", help="The benchmark the --predictions rows belong to."),
-    verify_timeout: float = typer.Option(2.0, "--verify-timeout", help="Seconds allowed per verification."),
+    verify_timeout: float = typer.Option(None, "--verify-timeout", help="Seconds allowed per verification."),
     source: str = typer.Option(
         "package", help="package (vendored copy, offline) or hub (the same sets read through `datasets`)."
     ),
@@ -76,9 +76,12 @@ def eval_command(
         None, "--price-per-hour", min=0, help="Price of one device-hour: adds a cost estimate to run_info.json."
     ),
 ) -> None:
-    """Evaluate a model zero-shot (pass@1 over n samples, pass@k, 95% CI, length, language) — resumable."""
+    """Evaluate a model zero-shot (pass@1 over n samples, pass@k, 95% CI, length, language) — resumable.
+
+    Options left out take the evaluation defaults, the same as a recipe's eval section (Open-RS's lighteval settings; `polyreason recipe reference` lists them).
+    """
     from polyreason.evaluate.code import ExecutionConfig
-    from polyreason.evaluate.runner import EvalConfig, run_eval, score_predictions
+    from polyreason.evaluate.runner import EVAL_DEFAULTS, EvalConfig, eval_params, run_eval, score_predictions
 
     console = Console()
     if list_benchmarks:
@@ -95,11 +98,13 @@ def eval_command(
     if predictions is not None:
         if model is not None:
             raise UserError("--predictions scores existing completions; fix: drop --model (or drop --predictions)")
-        name = benchmark or (benchmarks if "," not in benchmarks else None)
+        name = benchmark or (benchmarks if benchmarks and "," not in benchmarks else None)
         if name is None:
             raise UserError("--predictions needs one benchmark; fix: add --benchmark NAME")
-        summary = score_predictions(predictions, name, output, limit=limit, timeout=verify_timeout, source=source,
-                                    data_file=data_file, execution=execution, n_parameters=n_parameters)
+        summary = score_predictions(predictions, name, output, limit=limit,
+                                    timeout=EVAL_DEFAULTS.verify_timeout if verify_timeout is None else verify_timeout,
+                                    source=source, data_file=data_file, execution=execution,
+                                    n_parameters=n_parameters)
         _print_summary(console, summary, output)
         return
     if model is None:
@@ -112,15 +117,15 @@ def eval_command(
         torch.set_num_threads(threads)
     if benchmark is not None:
         benchmarks = benchmark
-    from polyreason.evaluate.generation import GenerationParams
-
+    given = {"samples": samples, "backend": backend, "batch_size": batch_size, "prompt_style": prompt_style,
+             "verify_timeout": verify_timeout}
     config = EvalConfig(
-        model=model, benchmarks=benchmarks, output=output, samples=samples, limit=limit,
-        params=GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
-        backend=backend, batch_size=batch_size, prompt_style=prompt_style, prompt_template=prompt_template,
-        system=system, cache=cache, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
-        verify_timeout=verify_timeout, source=source, data_file=data_file, execution=execution,
+        model=model, benchmarks=benchmarks or list(EVAL_DEFAULTS.benchmarks), output=output, limit=limit,
+        params=eval_params(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
+        prompt_template=prompt_template, system=system, cache=cache, dtype=dtype, device=device,
+        trust_remote_code=trust_remote_code, source=source, data_file=data_file, execution=execution,
         n_parameters=n_parameters, price_per_hour=price_per_hour,
+        **{k: v for k, v in given.items() if v is not None},
     )
     summary, stats = run_eval(config)
     _print_summary(console, summary, output)

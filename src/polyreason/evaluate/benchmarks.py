@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from polyreason.errors import UserError
+from polyreason.errors import UserError, did_you_mean
 from polyreason.evaluate import code as code_tasks
 from polyreason.evaluate import multiple_choice as mc
 
@@ -345,12 +345,8 @@ def resolve_name(name: str) -> str:
         return lowered
     if lowered in _ALIASES:
         return _ALIASES[lowered]
-    import difflib
-
-    close = difflib.get_close_matches(lowered, list(REGISTRY) + list(_ALIASES), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UserError(
-        f"unknown benchmark {name!r}.{hint} fix: use one of {', '.join(REGISTRY)} "
+        f"unknown benchmark {name!r}{did_you_mean(lowered, [*REGISTRY, *_ALIASES])}; fix: use one of {', '.join(REGISTRY)} "
         "(or 'mgsm' for all MGSM languages)"
     )
 

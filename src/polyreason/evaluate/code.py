@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from polyreason.prompts import answer_region
+from polyreason.text.region import answer_region
 
 if TYPE_CHECKING:
     from polyreason.evaluate.benchmarks import Problem

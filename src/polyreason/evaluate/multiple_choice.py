@@ -3,7 +3,7 @@
 The prompt is the zero-shot instruction lighteval and simple-evals use for GPQA and MMLU ("… The last line
 of your response should be of the following format: 'Answer: $LETTER' …"), with the options listed as
 ``A) …``.  The letter is read only from the answer region (after the last ``</think>``; nothing when the
-reasoning never closed, see :func:`polyreason.prompts.answer_region`), in three tiers, each taking its last
+reasoning never closed, see :func:`polyreason.text.region.answer_region`), in three tiers, each taking its last
 match: an answer phrase in any of the supported languages ("The answer is (C)", "Answer: C", "La respuesta
 correcta es la B", "答案是 C" …); a ``\\boxed{C}``; the last non-empty line when it starts with a letter
 ("C", "C)", "(C)", "**C**", "C) 42").
@@ -16,7 +16,7 @@ import random
 import re
 from typing import TYPE_CHECKING, Any
 
-from polyreason.prompts import answer_region
+from polyreason.text.region import answer_region
 
 if TYPE_CHECKING:
     from polyreason.evaluate.benchmarks import Problem

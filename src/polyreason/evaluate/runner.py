@@ -43,6 +43,43 @@ from polyreason.evaluate.scoring import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EvalDefaults:
+    """The evaluation defaults, stated once: :class:`EvalConfig`, the recipe's ``eval`` section
+    (:class:`polyreason.config.EvalSettings`) and ``polyreason eval`` all take them from :data:`EVAL_DEFAULTS`.
+
+    Sampling and prompt follow Open-RS's lighteval evaluation (temperature 0.6, top-p 0.95, zero-shot
+    lighteval instruction); ``max_new_tokens`` is sized for a CPU.  ``batch_size`` None lets the backend
+    choose (16 prompts for transformers, 512 for vLLM).
+    """
+
+    benchmarks: tuple[str, ...] = ("math500",)
+    samples: int = 1
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 1024
+    backend: str = "transformers"
+    batch_size: int | None = None
+    prompt_style: str = "lighteval"
+    verify_timeout: float = 2.0
+
+
+EVAL_DEFAULTS = EvalDefaults()
+
+
+def eval_params(
+    *, temperature: float | None = None, top_p: float | None = None, max_new_tokens: int | None = None, seed: int = 0
+) -> GenerationParams:
+    """Sampling settings of an evaluation: the values given, :data:`EVAL_DEFAULTS` for the rest."""
+    d = EVAL_DEFAULTS
+    return GenerationParams(
+        temperature=d.temperature if temperature is None else temperature,
+        top_p=d.top_p if top_p is None else top_p,
+        max_new_tokens=d.max_new_tokens if max_new_tokens is None else max_new_tokens,
+        seed=seed,
+    )
+
+
 @dataclass
 class EvalConfig:
     """Everything one ``polyreason eval`` run needs (CLI flags map 1:1 onto these fields)."""
@@ -50,19 +87,19 @@ class EvalConfig:
     model: str
     benchmarks: list[str]
     output: Path
-    samples: int = 1
+    samples: int = EVAL_DEFAULTS.samples
     limit: int | None = None
-    params: GenerationParams = field(default_factory=GenerationParams)
-    backend: str = "transformers"
-    batch_size: int | None = None
-    prompt_style: str = "lighteval"
+    params: GenerationParams = field(default_factory=eval_params)
+    backend: str = EVAL_DEFAULTS.backend
+    batch_size: int | None = EVAL_DEFAULTS.batch_size
+    prompt_style: str = EVAL_DEFAULTS.prompt_style
     prompt_template: str | None = None
     system: str | None = None
     cache: Path | None = None
     dtype: str | None = None
     device: str | None = None
     trust_remote_code: bool = False
-    verify_timeout: float = 2.0
+    verify_timeout: float = EVAL_DEFAULTS.verify_timeout
     source: str = "package"
     data_file: Path | None = None
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
@@ -102,12 +139,12 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
     ev = recipe.eval
     return EvalConfig(
         model=model,
-        benchmarks=list(ev.benchmarks) or ["math500"],
+        benchmarks=list(ev.benchmarks) or list(EVAL_DEFAULTS.benchmarks),
         output=Path(output),
         samples=ev.samples,
         limit=ev.limit,
-        params=GenerationParams(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens,
-                                seed=getattr(recipe, "seed", 0)),
+        params=eval_params(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens,
+                           seed=getattr(recipe, "seed", 0)),
         backend=ev.backend,
         batch_size=ev.batch_size,
         prompt_style=ev.prompt_style,
@@ -253,7 +290,7 @@ def finish(
     *,
     model: str,
     generation: dict[str, Any],
-    timeout: float = 2.0,
+    timeout: float = EVAL_DEFAULTS.verify_timeout,
     execution: ExecutionConfig | None = None,
     n_parameters: int | None = None,
 ) -> dict[str, Any]:
@@ -330,7 +367,8 @@ def read_predictions(
 
 
 def score_predictions(
-    path: str | Path, benchmark: str, output: str | Path, *, limit: int | None = None, timeout: float = 2.0,
+    path: str | Path, benchmark: str, output: str | Path, *, limit: int | None = None,
+    timeout: float = EVAL_DEFAULTS.verify_timeout,
     source: str = "package", data_file: str | Path | None = None, execution: ExecutionConfig | None = None,
     n_parameters: int | None = None,
 ) -> dict[str, Any]:

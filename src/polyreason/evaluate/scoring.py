@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from polyreason.evaluate.benchmarks import REGISTRY, Problem
-from polyreason.evaluate.language import graded_text, language_report, summarize_language
+from polyreason.evaluate.language import language_report, summarize_language
 from polyreason.evaluate.metrics import accuracy_summary, breakdown
 from polyreason.evaluate.multiple_choice import grade as grade_choice
 
 if TYPE_CHECKING:
     from polyreason.evaluate.code import ExecutionConfig
     from polyreason.verify import Verdict
+from polyreason.text.region import graded_text
 
 
 @dataclass(frozen=True)

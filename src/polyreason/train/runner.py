@@ -295,38 +295,20 @@ def _check_world(trainer: Any) -> None:
             )
 
 
-# Length-aware rewards default their length budget to the stage's max_completion_length.
-_LENGTH_REWARDS = ("cosine", "soft_overlong")
-
-
-def reward_params(name: str, params: dict[str, Any], max_completion_length: int | None) -> dict[str, Any]:
-    """``params`` with stage-derived defaults: ``max_len`` (and a soft_overlong ``cache`` of a quarter of it)."""
-    params = dict(params)
-    if name in _LENGTH_REWARDS and max_completion_length and "max_len" not in params:
-        params["max_len"] = max_completion_length
-        if name == "soft_overlong" and "cache" not in params:
-            params["cache"] = max(1, min(200, max_completion_length // 4))
-    return params
-
-
 def build_reward_funcs(
     rewards: dict[str, Any], reward_factory: RewardFactory | None = None, max_completion_length: int | None = None
 ) -> tuple[list[Any], list[float]]:
-    """One TRL reward callable per recipe reward (by name, with params) and the matching weights."""
+    """One TRL reward callable per recipe reward and the matching weights, built as
+    :func:`polyreason.rewards.suite.suite_from_specs` says (``polyreason score --recipe`` builds the same)."""
+    from polyreason.rewards import build_reward, suite_from_specs
+
     if reward_factory is None:
-        try:
-            from polyreason.rewards import build_reward
-        except ImportError as exc:
-            raise UserError(f"the reward suite is not available ({exc}); fix: reinstall polyreason") from None
 
         def reward_factory(name: str, params: dict[str, Any]) -> Any:
             return build_reward(name, **params)
 
-    funcs, weights = [], []
-    for name, spec in rewards.items():
-        funcs.append(reward_factory(name, reward_params(name, spec.params, max_completion_length)))
-        weights.append(float(spec.weight))
-    return funcs, weights
+    weights, params = suite_from_specs(rewards, max_completion_length)
+    return [reward_factory(name, params[name]) for name in weights], list(weights.values())
 
 
 def _grpo_trainer(
