@@ -82,3 +82,26 @@ def test_user_error_text_keeps_brackets(tmp_path):
     path.write_text(yaml.safe_dump({"model": "tiny-random", "stages": [{"type": "sft"}]}))
     bad = _run_cli("recipe", "validate", str(path), "--set", "tracking.report_to=[mlflow]")
     assert bad.returncode == 2 and "mlflow" in bad.stderr
+
+
+def test_train_output_is_dash_o_and_the_old_spelling_still_works(tmp_path, monkeypatch, repo_root):
+    """One convention: `-o/--output`; `--output-dir` works for one release with a note on stderr."""
+    from types import SimpleNamespace
+
+    import polyreason.train
+
+    seen = []
+
+    def fake_run(recipe, out, resume=False):
+        seen.append(out)
+        return SimpleNamespace(stages=[], model_dir="m", metrics_path="x", output_dir=out)
+
+    monkeypatch.setattr(polyreason.train, "run_recipe", fake_run)
+    recipe = str(repo_root / "recipes" / "quickstart.yaml")
+    new = runner.invoke(_app, ["train", recipe, "-o", str(tmp_path / "a")])
+    old = runner.invoke(_app, ["train", recipe, "--output-dir", str(tmp_path / "b")])
+    assert new.exit_code == 0 and old.exit_code == 0, (new.output, old.output)
+    assert seen == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert "deprecated" not in new.stderr and "--output-dir is deprecated" in old.stderr and "-o/--output" in old.stderr
+    both = runner.invoke(_app, ["train", recipe, "-o", "x", "--output-dir", "y"])
+    assert "give only -o/--output" in str(both.exception)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from polyreason.data.generation import EndpointGenerator
-from polyreason.data.translate import check_translation, clean_output, detect_language, translate_rows
+from polyreason.data.translate import check_translation, clean_output, translate_rows
 from polyreason.errors import UserError
+from polyreason.text.langid import detect_language
 
 # MGSM rows 0-2 in English and in the official Spanish translation (google-research/url-nlp, CC-BY-4.0)
 EN = [

@@ -56,7 +56,7 @@ def test_eval_user_errors_exit_2(tmp_path: Path) -> None:
     cases = [
         (["--model", "tiny-random"], "no output directory"),
         (["--output", str(tmp_path)], "no model given"),
-        (["--model", "tiny-random", "--benchmarks", "math5000", "--output", str(tmp_path)], "Did you mean"),
+        (["--model", "tiny-random", "--benchmarks", "math5000", "--output", str(tmp_path)], "did you mean"),
         (["--predictions", str(tmp_path / "missing.jsonl"), "--benchmark", "gsm8k", "--output", str(tmp_path)],
          "does not exist"),
     ]

@@ -215,3 +215,38 @@ def test_vllm_backend_with_a_stand_in_module(monkeypatch) -> None:
     assert [o.n_tokens for o in out] == [1, 2] and [o.truncated for o in out] == [False, True]
     assert all(isinstance(p["prompt_token_ids"], list) for p in seen["prompts"])
     assert [s["seed"] for s in seen["sampling"]] == [10, 11] and seen["sampling"][0]["max_tokens"] == 9
+
+
+def test_eval_defaults_are_stated_once(tmp_path: Path) -> None:
+    """The recipe's eval section, the runner and `polyreason eval` without options all use EVAL_DEFAULTS."""
+    from polyreason.config import EvalSettings
+    from polyreason.evaluate.runner import EVAL_DEFAULTS, eval_params
+
+    section = EvalSettings()
+    for name in ("samples", "temperature", "top_p", "max_new_tokens", "backend", "batch_size", "prompt_style"):
+        assert getattr(section, name) == getattr(EVAL_DEFAULTS, name), name
+    assert section.benchmarks == list(EVAL_DEFAULTS.benchmarks)
+    cfg = EvalConfig(model="m", benchmarks="math500", output=tmp_path)
+    assert cfg.params == eval_params() and cfg.samples == EVAL_DEFAULTS.samples
+    assert eval_params(temperature=0.0, seed=3) == GenerationParams(
+        temperature=0.0, top_p=EVAL_DEFAULTS.top_p, max_new_tokens=EVAL_DEFAULTS.max_new_tokens, seed=3)
+
+
+def test_eval_cli_without_options_uses_the_defaults(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from polyreason.cli import _app
+    from polyreason.evaluate import runner as eval_runner
+
+    seen = []
+
+    def fake_run(config):
+        seen.append(config)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(eval_runner, "run_eval", fake_run)
+    CliRunner().invoke(_app, ["eval", "--model", "tiny-random", "--output", str(tmp_path)])
+    (config,) = seen
+    assert config.params == eval_runner.eval_params() and config.benchmarks == list(eval_runner.EVAL_DEFAULTS.benchmarks)
+    d = eval_runner.EVAL_DEFAULTS
+    assert (config.samples, config.backend, config.prompt_style) == (d.samples, d.backend, d.prompt_style)

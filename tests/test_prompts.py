@@ -1,4 +1,4 @@
-"""The reasoning contract: system prompts, chat formatting, think/answer split."""
+"""The reasoning contract: system prompts and chat formatting (the think/answer split: test_text.py)."""
 
 from __future__ import annotations
 
@@ -54,34 +54,3 @@ def test_format_prompt_without_template():
         chat_template = None
 
     assert prompts.format_prompt(Plain(), [{"role": "user", "content": "Q"}]) == "user: Q\n\nassistant:"
-
-
-@pytest.mark.parametrize(
-    "completion, reasoning, answer",
-    [
-        ("<think>\nadd them\n</think>\n\nSo \\boxed{4}", "add them", "So \\boxed{4}"),
-        ("no tags \\boxed{4}", "no tags \\boxed{4}", ""),
-        ("<think>a</think>b</think>c", "a</think>b", "c"),  # the last </think> ends the reasoning
-        ("<think>cut off \\boxed{4}", "cut off \\boxed{4}", ""),
-    ],
-)
-def test_split_reasoning(completion, reasoning, answer):
-    assert prompts.split_reasoning(completion) == (reasoning, answer)
-
-
-@pytest.mark.parametrize(
-    "completion, region",
-    [
-        ("<think>\\boxed{1}</think> \\boxed{2}", " \\boxed{2}"),
-        ("<think>a</think> \\boxed{1} </think> \\boxed{2}", " \\boxed{2}"),  # same rule as split_reasoning
-        ("<think>cut off \\boxed{1}", None),  # reasoning never closed: no answer yet
-        ("plain \\boxed{3}", "plain \\boxed{3}"),
-    ],
-)
-def test_answer_region_is_shared_by_verifier_and_eval(completion, region):
-    from polyreason.evaluate.language import graded_text
-    from polyreason.verify.extract import answer_region as verifier_region
-
-    assert prompts.answer_region(completion) == region
-    assert verifier_region is prompts.answer_region
-    assert graded_text(completion) == (region or "")

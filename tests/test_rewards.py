@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from polyreason.errors import UserError
 from polyreason.rewards import REWARDS, build_composite, build_reward, reward_names
 from polyreason.rewards.accuracy import cosine_value
-from polyreason.rewards.language import language_score, strip_non_language
 from polyreason.rewards.naturalness import naturalness_score, register_naturalness_rule
-from polyreason.rewards.repetition import repetition_penalty
+from polyreason.rewards.suite import combine, mean_total, reward_params, weighted_sum
+from polyreason.text.analysis import language_score
+from polyreason.text.prose import prose
+from polyreason.text.repetition import repetition_penalty
 
 ES_GOOD = (
     "<think>\nPrimero sumamos las manzanas de María y las de Juan. Luego restamos las que se comieron "
@@ -122,7 +124,7 @@ def test_language_reward():
 
 
 def test_language_strips_math_and_code():
-    cleaned = strip_non_language("Sea $x^2 + \\frac{1}{2}$ y ```python\nprint(1)\n``` luego 3.5 \\cdot 2")
+    cleaned = prose("Sea $x^2 + \\frac{1}{2}$ y ```python\nprint(1)\n``` luego 3.5 \\cdot 2")
     assert "frac" not in cleaned and "print" not in cleaned and "3" not in cleaned
     assert "Sea" in cleaned and "luego" in cleaned
 
@@ -183,7 +185,9 @@ def test_composite_weighted_sum_and_logging():
 
 def test_composite_params_and_none_propagation():
     fn = build_composite({"accuracy": 1.0, "cosine": 2.0}, {"cosine": {"max_len": 10}})
-    assert fn(None, ["\\boxed{1}"], answer=[""]) == [None]
+    assert fn(None, ["\\boxed{1}"], answer=[""]) == [None]  # no component scored the sample
+    partly = build_composite({"accuracy": 1.0, "format": 0.5})
+    assert partly(None, ["<think>a</think> \\boxed{1}"], answer=[""]) == [0.5]  # accuracy None: left out
     with pytest.raises(UserError):
         build_composite({"accuracy": 1.0}, {"cosine": {"max_len": 10}})
     with pytest.raises(UserError, match="did you mean"):
@@ -356,3 +360,26 @@ def test_naturalness_examples(text, expected):
 
 def test_naturalness_decimal_point_is_not_a_sentence_end():
     assert naturalness_score("¿Cuánto es 3.5 más 2? Es 5.5.", "es") == 1.0
+
+
+def test_length_rewards_default_to_the_completion_budget():
+    assert reward_params("cosine", {}, 96) == {"max_len": 96}
+    assert reward_params("soft_overlong", {}, 96) == {"max_len": 96, "cache": 24}
+    assert reward_params("soft_overlong", {"max_len": 50, "cache": 5}, 96) == {"max_len": 50, "cache": 5}
+    assert reward_params("accuracy", {"timeout": 1.0}, 96) == {"timeout": 1.0}
+
+
+def test_none_parts_follow_trls_nansum_rule():
+    """TRL 1.16's GRPOTrainer sums (rewards_per_func * reward_weights).nansum(dim=1) and marks a sample NaN
+    when every reward is NaN (None); training, `score` and held-out scoring all use this one rule."""
+    import torch
+
+    weights = {"accuracy": 1.0, "format": 0.5, "cosine": 2.0}
+    values = {"accuracy": [1.0, None, None, 0.0], "format": [1.0, 0.5, None, None], "cosine": [0.5, 0.25, None, None]}
+    per_func = torch.tensor([[math.nan if v is None else v for v in col] for col in values.values()]).T
+    trl = (per_func * torch.tensor(list(weights.values()))).nansum(dim=1)
+    trl[torch.isnan(per_func).all(dim=1)] = math.nan
+    expected = [None if math.isnan(t) else t for t in trl.tolist()]
+    assert combine(weights, values, 4) == pytest.approx(expected) == [2.5, 0.75, None, 0.0]
+    assert weighted_sum(weights, {"accuracy": None, "format": 1.0, "cosine": None}) == 0.5
+    assert mean_total([1.0, None, 0.0]) == 0.5 and mean_total([None]) is None

@@ -1,4 +1,4 @@
-"""`polyreason score`: weights from --rewards or a recipe, order kept, clear errors, no partial output."""
+"""`polyreason score INPUT -o OUT`: weights from --rewards or a recipe, order kept, clear errors, no partial output."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_score_with_weights(tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_rows(inp, ROWS)
     result = runner.invoke(
-        _app, ["score", "--rewards", "accuracy=1.0,format=0.1,repetition=0.3", "-i", str(inp), "-o", str(out)]
+        _app, ["score", "--rewards", "accuracy=1.0,format=0.1,repetition=0.3", str(inp), "-o", str(out)]
     )
     assert result.exit_code == 0, result.output
     rows = read_rows(out)
@@ -69,7 +69,6 @@ def test_score_language_option_and_params(tmp_path):
             "cosine.max_len=4",
             "--language",
             "es",
-            "-i",
             str(inp),
             "-o",
             str(out),
@@ -87,7 +86,7 @@ def test_score_from_recipe(tmp_path, repo_root):
         pytest.skip("recipe not present")
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_rows(inp, ROWS)
-    result = runner.invoke(_app, ["score", "--recipe", str(recipe), "-i", str(inp), "-o", str(out)])
+    result = runner.invoke(_app, ["score", "--recipe", str(recipe), str(inp), "-o", str(out)])
     assert result.exit_code == 0, result.output
     rows = read_rows(out)
     assert set(rows[0]["rewards"]) == {"accuracy", "language", "format", "repetition", "naturalness"}
@@ -107,7 +106,7 @@ def test_score_from_recipe(tmp_path, repo_root):
 def test_malformed_rows_exit_2_without_output(tmp_path, lines, message):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text("\n".join(lines) + "\n")
-    result = runner.invoke(_app, ["score", "-r", "accuracy", "-i", str(inp), "-o", str(out)])
+    result = runner.invoke(_app, ["score", "-r", "accuracy", str(inp), "-o", str(out)])
     assert message in user_error(result)
     assert not out.exists() and not (tmp_path / "out.jsonl.tmp").exists()
 
@@ -122,11 +121,11 @@ def test_bad_options_exit_2(tmp_path):
         ["-r", "cosine", "-p", "cosine.nope=3"],
         [],
     ):
-        result = runner.invoke(_app, ["score", *args, "-i", str(inp), "-o", str(out)])
+        result = runner.invoke(_app, ["score", *args, str(inp), "-o", str(out)])
         user_error(result)
     assert not out.exists()
     result = runner.invoke(
-        _app, ["score", "-r", "accuracy", "-i", str(tmp_path / "missing.jsonl"), "-o", str(out)]
+        _app, ["score", "-r", "accuracy", str(tmp_path / "missing.jsonl"), "-o", str(out)]
     )
     assert "does not exist" in user_error(result)
 
@@ -135,7 +134,7 @@ def test_real_exit_code_and_line_number(tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text('{"completion": "x", "answer": "1"}\n{"completion": "y"}\n')
     proc = subprocess.run(
-        [sys.executable, "-m", "polyreason.cli", "score", "-r", "accuracy", "-i", str(inp), "-o", str(out)],
+        [sys.executable, "-m", "polyreason.cli", "score", "-r", "accuracy", str(inp), "-o", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -143,3 +142,47 @@ def test_real_exit_code_and_line_number(tmp_path):
     assert proc.returncode == 2
     assert "in.jsonl:2" in proc.stderr and "answer" in proc.stderr
     assert not out.exists()
+
+
+def test_old_input_option_still_works_with_a_note(tmp_path):
+    inp = tmp_path / "in.jsonl"
+    write_rows(inp, ROWS)
+    new = runner.invoke(_app, ["score", "-r", "accuracy,format", str(inp), "-o", str(tmp_path / "new.jsonl")])
+    assert new.exit_code == 0 and "deprecated" not in new.stderr
+    for flag in ("--input", "-i"):
+        out = tmp_path / f"old{flag}.jsonl"
+        old = runner.invoke(_app, ["score", "-r", "accuracy,format", flag, str(inp), "-o", str(out)])
+        assert old.exit_code == 0, old.output
+        assert "--input is deprecated" in old.stderr and "INPUT" in old.stderr
+        assert out.read_text() == (tmp_path / "new.jsonl").read_text()
+    both = runner.invoke(_app, ["score", "-r", "accuracy", str(inp), "-i", str(inp), "-o", str(tmp_path / "b")])
+    assert "give only" in user_error(both)
+    assert "no input file" in user_error(runner.invoke(_app, ["score", "-r", "accuracy", "-o", str(tmp_path / "c")]))
+
+
+def test_n_tokens_column_is_what_length_rewards_measure(tmp_path):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, [{"completion": "one two three \\boxed{4}", "answer": "4", "n_tokens": n} for n in (1, 95, 100)]
+               + [{"completion": "one two three \\boxed{4}", "answer": "4"}])
+    result = runner.invoke(_app, ["score", "-r", "soft_overlong", "-p", "soft_overlong.max_len=100",
+                                  "-p", "soft_overlong.cache=10", str(inp), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [r["rewards"]["soft_overlong"] for r in read_rows(out)] == [0.0, -0.5, -1.0, 0.0]  # no n_tokens: 4 words
+    write_rows(inp, [{"completion": "x", "answer": "4", "n_tokens": -1}])
+    assert "n_tokens" in user_error(runner.invoke(_app, ["score", "-r", "format", str(inp), "-o", str(out)]))
+
+
+def test_recipe_rewards_are_built_as_the_grpo_stage_trains(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "model: tiny-random\nlanguage: es\nrewards: {accuracy: 1.0}\nstages:\n"
+        "  - {type: sft}\n"
+        "  - {type: grpo, max_completion_length: 40, rewards: {soft_overlong: 2.0, format: 0.5}}\n"
+    )
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(inp, [{"completion": "x", "answer": "1", "n_tokens": 35}])
+    result = runner.invoke(_app, ["score", "--recipe", str(recipe), str(inp), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = read_rows(out)
+    assert row["rewards"] == {"soft_overlong": -0.5, "format": 0.0}  # max_len 40 and cache 10 from the stage
+    assert row["total"] == -1.0

@@ -6,7 +6,6 @@ import pytest
 
 from polyreason.config import recipe_from_dict
 from polyreason.train import args as targs
-from polyreason.train.runner import reward_params
 
 
 def _recipe(**stage):
@@ -22,11 +21,11 @@ def test_sft_mapping_overrides_trl_cpu_defaults(tmp_path):
         "max_length": 512, "epochs": 2}]})
     kw = targs.sft_kwargs(recipe, recipe.stages[0], str(tmp_path))
     assert kw["bf16"] is False  # 'auto' on a CPU: never TRL's bf16=True default
-    assert kw["gradient_checkpointing"] is False  # TRL defaults to True; the recipe decides
+    assert kw["activation_checkpointing"] is False  # TRL defaults to True; the recipe decides
     assert kw["warmup_steps"] == 0.05  # transformers 5 has no warmup_ratio: a float < 1 is a ratio
     assert kw["lr_scheduler_kwargs"] == {"min_lr": 5e-6}
     assert kw["completion_only_loss"] is True and kw["assistant_only_loss"] is False
-    assert kw["packing"] is True and kw["packing_strategy"] == "wrapped"  # no flash-attention here
+    assert kw["packing"] is True and kw["packing_strategy"] == "bfd"  # padding-free: samples kept apart
     assert (kw["weight_decay"], kw["gradient_accumulation_steps"], kw["num_train_epochs"]) == (0.05, 4, 2)
 
 
@@ -86,8 +85,3 @@ def test_report_to_and_explicit_bf16(tmp_path):
     assert targs.sft_kwargs(_recipe(), _recipe().stages[0], str(tmp_path))["report_to"] == "none"
 
 
-def test_length_rewards_default_to_the_completion_budget():
-    assert reward_params("cosine", {}, 96) == {"max_len": 96}
-    assert reward_params("soft_overlong", {}, 96) == {"max_len": 96, "cache": 24}
-    assert reward_params("soft_overlong", {"max_len": 50, "cache": 5}, 96) == {"max_len": 50, "cache": 5}
-    assert reward_params("accuracy", {"timeout": 1.0}, 96) == {"timeout": 1.0}

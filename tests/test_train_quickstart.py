@@ -24,3 +24,30 @@ def test_quickstart_reaches_the_target(tmp_path):
     assert labels == ["base", "after sft", "after grpo"]
     assert result.gain("after grpo", "base") >= 0.10  # the issue's target: +10 points held-out accuracy
     assert result.gain("after grpo", "after sft") >= -0.05  # RL must not undo SFT (its own gain is reported)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_heldout_mean_reward_follows_the_training_sum_rule():
+    """A problem no reward can score (unparseable gold, accuracy only) has no total and is left out of the mean,
+    as TRL leaves it out of its logged reward; with format in the sum it counts, accuracy left out."""
+    from polyreason.models import load_model
+    from polyreason.train.heldout import score_heldout
+
+    model, tok = load_model("tiny-random", device="cpu")
+    problems = [{"problem": "What is 1 + 1?", "answer": "$"}, {"problem": "What is 2 + 2?", "answer": "$"}]
+    only_accuracy, _ = score_heldout(model, tok, problems, label="x", reward_weights={"accuracy": 1.0},
+                                     max_new_tokens=4)
+    assert only_accuracy.mean_reward is None
+    with_format, _ = score_heldout(model, tok, problems, label="x", reward_weights={"accuracy": 1.0, "format": 2.0},
+                                   max_new_tokens=4)
+    assert with_format.mean_reward is not None and 0.0 <= with_format.mean_reward <= 2.0  # counted, not skipped
+
+
+def test_quickstart_scores_heldout_with_the_rewards_training_uses():
+    from polyreason.rewards import suite_from_specs
+
+    recipe = quickstart_recipe(["rewards.cosine=1.0"])
+    specs, budget = recipe.trained_rewards()
+    weights, params = suite_from_specs(specs, budget)
+    assert budget == recipe.stages[1].max_completion_length and params["cosine"] == {"max_len": budget}
+    assert weights == {"accuracy": 1.0, "format": 0.5, "cosine": 1.0}

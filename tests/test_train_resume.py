@@ -38,7 +38,7 @@ stages:
 
 def _train(recipe: Path, out: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "POLYREASON_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "polyreason.cli", "train", str(recipe), "--output-dir", str(out), *extra]
+    cmd = [sys.executable, "-m", "polyreason.cli", "train", str(recipe), "-o", str(out), *extra]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

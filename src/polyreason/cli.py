@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "data",
     "train",
     "score",
+    "sweep",
+    "report",
 ]
 
 err_console = Console(stderr=True, soft_wrap=True)

@@ -6,39 +6,90 @@ definition (``polyreason recipe show`` prints the fully resolved recipe).  Unkno
 files and impossible combinations raise :class:`~polyreason.errors.UserError` naming the key and the fix,
 before any model loads.
 
-GRPO presets resolve here, so the resolved recipe shows exactly what TRL receives:
+GRPO presets resolve here, so the resolved recipe shows exactly what TRL receives; :data:`PRESETS` is the one
+table (docs/training.md prints it via :func:`preset_table_markdown`, and a test keeps the two in sync).
 
-==========  ===========  =============  ============  ================  =======================
-preset      loss_type    scale_rewards  epsilon_high  dynamic_sampling  extra reward
-==========  ===========  =============  ============  ================  =======================
-grpo        grpo         group          = epsilon     off               —
-dr_grpo     dr_grpo      none           = epsilon     off               —
-bnpo        bnpo         group          = epsilon     off               —
-dapo        dapo         group          0.28          on                soft_overlong (1.0)
-==========  ===========  =============  ============  ================  =======================
+A stage's ``trl:`` block passes any other ``SFTConfig``/``GRPOConfig`` field straight to TRL; its names are checked
+against TRL's dataclass fields when the recipe loads (:func:`check_trl_block`), and fields polyreason sets itself
+(:data:`TRL_OWNED`) are refused with the recipe key to use instead.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from polyreason.errors import UserError
+from polyreason.errors import UserError, did_you_mean
+from polyreason.evaluate.runner import EVAL_DEFAULTS
 
 ReportTo = Literal["none", "wandb", "trackio", "tensorboard"]
-Preset = Literal["grpo", "dr_grpo", "bnpo", "dapo"]
+Preset = Literal["grpo", "dr_grpo", "bnpo", "dapo", "gspo", "cispo", "sapo"]
+LossType = Literal["grpo", "dr_grpo", "bnpo", "dapo", "cispo", "sapo", "luspo", "vespo"]
 Scheduler = Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_min_lr"]
 
+# What each preset resolves to (fields the recipe sets explicitly win).  ``epsilon_high: None`` = same as epsilon.
+# Sources: TRL 1.16 GRPOConfig help texts; GSPO's clip range 3e-4/4e-4 is the GSPO paper (v2, section 5.1) as
+# quoted in TRL's paper index; cispo's ε_max 5.0 is TRL's help for epsilon_high (ScaleRL's recommendation);
+# sapo uses TRL's default gate temperatures (τ_pos 1.0, τ_neg 1.05; set them in the stage's trl: block).
 PRESETS: dict[str, dict[str, Any]] = {
-    "grpo": {"loss_type": "grpo", "scale_rewards": "group", "epsilon_high": None, "dynamic_sampling": False},
-    "dr_grpo": {"loss_type": "dr_grpo", "scale_rewards": "none", "epsilon_high": None, "dynamic_sampling": False},
-    "bnpo": {"loss_type": "bnpo", "scale_rewards": "group", "epsilon_high": None, "dynamic_sampling": False},
-    "dapo": {"loss_type": "dapo", "scale_rewards": "group", "epsilon_high": 0.28, "dynamic_sampling": True},
+    "grpo": {"loss_type": "grpo", "importance_sampling_level": "token", "scale_rewards": "group",
+             "epsilon": 0.2, "epsilon_high": None, "dynamic_sampling": False},
+    "dr_grpo": {"loss_type": "dr_grpo", "importance_sampling_level": "token", "scale_rewards": "none",
+                "epsilon": 0.2, "epsilon_high": None, "dynamic_sampling": False},
+    "bnpo": {"loss_type": "bnpo", "importance_sampling_level": "token", "scale_rewards": "group",
+             "epsilon": 0.2, "epsilon_high": None, "dynamic_sampling": False},
+    "dapo": {"loss_type": "dapo", "importance_sampling_level": "token", "scale_rewards": "group",
+             "epsilon": 0.2, "epsilon_high": 0.28, "dynamic_sampling": True},
+    "gspo": {"loss_type": "grpo", "importance_sampling_level": "sequence", "scale_rewards": "group",
+             "epsilon": 3e-4, "epsilon_high": 4e-4, "dynamic_sampling": False},
+    "cispo": {"loss_type": "cispo", "importance_sampling_level": "token", "scale_rewards": "group",
+              "epsilon": 0.2, "epsilon_high": 5.0, "dynamic_sampling": False},
+    "sapo": {"loss_type": "sapo", "importance_sampling_level": "token", "scale_rewards": "group",
+             "epsilon": 0.2, "epsilon_high": None, "dynamic_sampling": False},
 }
+# Rewards a preset adds (name → weight) when the recipe does not list them.
+PRESET_REWARDS: dict[str, dict[str, float]] = {"dapo": {"soft_overlong": 1.0}}
+
+# What each TRL loss_type computes (TRL 1.16), for the preset table.
+LOSS_MEANING: dict[str, str] = {
+    "grpo": "per-sequence token mean, then batch mean",
+    "dr_grpo": "token sum / (batch · max_completion_length)",
+    "bnpo": "token mean over the micro-batch",
+    "dapo": "token mean over the global accumulated batch",
+    "cispo": "clipped IS weight (≤ ε_high, no gradient) × advantage × log-prob; global token mean",
+    "sapo": "sigmoid gate σ(τ(r−1))·4/τ instead of hard clipping; per-sequence mean",
+    "luspo": "sequence-level ratio, each sequence's loss scaled by its length",
+    "vespo": "Gamma weighting of sequence-level IS weights instead of clipping",
+}
+
+def _check_source(source: str) -> str:
+    """A data source that names a local file must exist (hub ids and synthetic specs are checked later)."""
+    if source.startswith("synthetic:"):
+        parts = source.split(":")
+        if len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) <= 0:
+            raise ValueError(f"bad synthetic source {source!r}; fix: use synthetic:N[:lang[:difficulty]] with N > 0")
+        return source
+    looks_local = source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".parquet", ".tsv"))
+    if looks_local and not Path(source).expanduser().exists():
+        raise ValueError(f"data file {source!r} does not exist; fix: check the path (relative to where you run)")
+    return source
+
+
+# A data source: a local file must exist (hub ids and synthetic specs are checked when loaded).
+DataSource = Annotated[str, AfterValidator(_check_source)]
 
 
 class _Strict(BaseModel):
@@ -82,38 +133,41 @@ class ModelConfig(_Strict):
 class DataConfig(_Strict):
     """Training data. Sources: a .jsonl/.json/.parquet path, 'synthetic:N[:lang[:difficulty]]', or a hub id."""
 
-    train: str = Field("synthetic:2000", description="RL problems (problem/answer/language rows).")
-    sft: str | None = Field(None, description="SFT rows (chat messages); defaults to synthetic traces for sft.")
+    train: DataSource = Field("synthetic:2000", description="RL problems (problem/answer/language rows).")
+    sft: DataSource | None = Field(None, description="SFT rows (chat messages); defaults to synthetic traces for sft.")
     split: str = Field("train", description="Split name for hub datasets.")
     column_map: dict[str, str] = Field(default_factory=dict, description="Rename source columns: {source: ours}.")
     system_prompt: str | None = Field(None, description="Override the language's default system prompt.")
     limit: int | None = Field(None, gt=0, description="Use at most this many rows.")
 
-    @field_validator("train", "sft")
-    @classmethod
-    def _source_exists(cls, v: str | None) -> str | None:
-        if v is not None:
-            _check_source(v)
-        return v
+
+# Upper bounds that catch typos and unit mix-ups (1e23 steps, a batch of a million) before anything loads.
+MAX_STEPS = 10_000_000
+MAX_TOKENS = 1_048_576  # 1M-token sequences: beyond any model polyreason trains
+MAX_BATCH = 65_536
 
 
 class _StageCommon(_Strict):
-    learning_rate: float = Field(1e-6, gt=0, description="Peak learning rate.")
+    learning_rate: float = Field(1e-6, gt=0, le=1, description="Peak learning rate.")
     lr_scheduler: Scheduler = Field("cosine", description="Learning-rate schedule.")
     min_lr_rate: float | None = Field(
         None, ge=0, le=1, description="For cosine_with_min_lr: floor as a fraction of the peak LR."
     )
-    min_lr: float | None = Field(None, ge=0, description="For cosine_with_min_lr: absolute floor (alternative).")
+    min_lr: float | None = Field(None, ge=0, le=1, description="For cosine_with_min_lr: absolute floor (alternative).")
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Fraction of steps spent warming up.")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="AdamW weight decay.")
     adam_beta1: float = Field(0.9, gt=0, lt=1, description="AdamW β1.")
     adam_beta2: float = Field(0.999, gt=0, lt=1, description="AdamW β2.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
-    per_device_batch_size: int = Field(8, gt=0, description="Rows (SFT) or completions (GRPO) per device step.")
-    gradient_accumulation_steps: int = Field(1, gt=0, description="Micro-batches per optimiser step.")
-    epochs: float = Field(1.0, gt=0, description="Passes over the data (ignored when max_steps is set).")
-    max_steps: int | None = Field(None, gt=0, description="Stop after this many optimiser steps.")
-    save_steps: int = Field(50, gt=0, description="Checkpoint every N steps (resume restarts from the last).")
+    max_grad_norm: float = Field(1.0, gt=0, le=1e6, description="Gradient clipping norm.")
+    per_device_batch_size: int = Field(
+        8, gt=0, le=MAX_BATCH, description="Rows (SFT) or completions (GRPO) per device step."
+    )
+    gradient_accumulation_steps: int = Field(1, gt=0, le=MAX_BATCH, description="Micro-batches per optimiser step.")
+    epochs: float = Field(1.0, gt=0, le=10_000, description="Passes over the data (ignored when max_steps is set).")
+    max_steps: int | None = Field(None, gt=0, le=MAX_STEPS, description="Stop after this many optimiser steps.")
+    save_steps: int = Field(
+        50, gt=0, le=MAX_STEPS, description="Checkpoint every N steps (resume restarts from the last)."
+    )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (slower; for big models).")
     bf16: Literal["auto", True, False] = Field("auto", description="'auto' = only where bf16 is native (GPU).")
     lora: LoraConfig | None = Field(None, description="Train LoRA adapters instead of all weights.")
@@ -121,6 +175,16 @@ class _StageCommon(_Strict):
         None, gt=0, description="Train only the top N decoder blocks (+ final norm); embeddings, LM head and "
         "lower blocks stay frozen, so no backward pass runs through them. None = train every weight.")
     optim: str = Field("adamw_torch", description="transformers optimiser name, e.g. adamw_torch_fused.")
+    push_to_hub: bool = Field(False, description="Push checkpoints (hub_strategy) and the stage's final model.")
+    hub_model_id: str | None = Field(None, description="Hub repo for push_to_hub, e.g. 'me/open-rs3'.")
+    hub_strategy: Literal["end", "every_save", "checkpoint", "all_checkpoints"] = Field(
+        "every_save", description="What TRL pushes during training (transformers' hub_strategy)."
+    )
+    hub_private_repo: bool | None = Field(None, description="Create the hub repo private (None = account default).")
+    trl: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any other SFTConfig/GRPOConfig field, passed to TRL as is (names checked against TRL).",
+    )
 
     @model_validator(mode="after")
     def _scheduler_floor(self) -> _StageCommon:
@@ -130,54 +194,84 @@ class _StageCommon(_Strict):
             raise ValueError("lr_scheduler cosine_with_min_lr needs min_lr_rate or min_lr; fix: set one of them")
         if self.min_lr_rate is not None and self.min_lr is not None:
             raise ValueError("set only one of min_lr_rate and min_lr")
+        if self.push_to_hub and not self.hub_model_id:
+            raise ValueError("push_to_hub needs hub_model_id; fix: set hub_model_id: OWNER/NAME")
+        return self
+
+    @model_validator(mode="after")
+    def _trl_block(self) -> _StageCommon:
+        if self.trl:
+            check_trl_block(self.type, self.trl, type(self).model_fields)  # type: ignore[attr-defined]
         return self
 
 
 class SFTStage(_StageCommon):
-    """Supervised fine-tuning on chat rows with TRL's SFTTrainer."""
+    """Supervised fine-tuning on chat rows with TRL's SFTTrainer (loss on every assistant turn)."""
 
     type: Literal["sft"] = "sft"
-    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate.")
-    max_length: int = Field(1024, gt=0, description="Truncate/pack sequences to this many tokens.")
-    packing: bool = Field(False, description="Pack several rows into each max_length sequence.")
-    completion_only_loss: bool = Field(True, description="Loss on assistant tokens only (system/user masked).")
-    data: str | None = Field(None, description="SFT source for this stage; default: data.sft.")
-
-    @field_validator("data")
-    @classmethod
-    def _source_exists(cls, v: str | None) -> str | None:
-        if v is not None:
-            _check_source(v)
-        return v
+    learning_rate: float = Field(5e-5, gt=0, le=1, description="Peak learning rate.")
+    max_length: int = Field(1024, gt=0, le=MAX_TOKENS, description="Truncate/pack sequences to this many tokens.")
+    packing: bool = Field(
+        False,
+        description="Pack rows into max_length sequences, padding-free (BFD); samples never attend to each other.",
+    )
+    completion_only_loss: bool = Field(
+        True, description="Loss on assistant turns only (every one of them); system/user tokens masked."
+    )
+    data: DataSource | None = Field(None, description="SFT source for this stage; default: data.sft.")
 
 
 class GRPOStage(_StageCommon):
-    """GRPO-family RL with TRL's GRPOTrainer; ``preset`` fills loss_type/scale_rewards/epsilon_high."""
+    """GRPO-family RL with TRL's GRPOTrainer; ``preset`` fills the loss fields left unset (see PRESETS)."""
 
     type: Literal["grpo"] = "grpo"
-    preset: Preset = Field("grpo", description="grpo | dr_grpo | bnpo | dapo (see the table in the module doc).")
-    num_generations: int = Field(8, ge=2, description="G: completions sampled per prompt.")
-    beta: float = Field(0.0, ge=0, description="KL coefficient (0 = no reference model).")
-    epsilon: float = Field(0.2, gt=0, description="Lower clip range ε.")
-    epsilon_high: float | None = Field(None, gt=0, description="Upper clip range (clip-higher); None = preset.")
-    loss_type: Literal["grpo", "dr_grpo", "bnpo", "dapo"] | None = Field(None, description="None = preset.")
+    preset: Preset = Field("grpo", description="grpo | dr_grpo | bnpo | dapo | gspo | cispo | sapo (docs/training.md).")
+    num_generations: int = Field(8, ge=2, le=1024, description="G: completions sampled per prompt.")
+    beta: float = Field(0.0, ge=0, le=100, description="KL coefficient (0 = no reference model).")
+    epsilon: float | None = Field(None, gt=0, le=10, description="Lower clip range ε; None = preset.")
+    epsilon_high: float | None = Field(
+        None, gt=0, le=10, description="Upper clip range (clip-higher; cispo: ε_max); None = preset."
+    )
+    loss_type: LossType | None = Field(None, description="TRL loss_type; None = preset.")
+    importance_sampling_level: Literal["token", "sequence"] | None = Field(
+        None, description="'sequence' = GSPO-style ratios; None = preset (luspo: sequence)."
+    )
     scale_rewards: Literal["group", "batch", "none"] | None = Field(None, description="None = preset.")
     dynamic_sampling: bool | None = Field(None, description="Drop and refill zero-variance groups; None = preset.")
     dynamic_sampling_max_rounds: int = Field(
-        4, ge=1, description="Extra generation rounds allowed per step to refill dropped groups."
+        4, ge=1, le=100, description="Extra generation rounds allowed per step to refill dropped groups."
     )
-    num_iterations: int = Field(1, ge=1, description="μ: optimisation passes per generation batch.")
-    max_prompt_length: int = Field(512, gt=0, description="Prompts longer than this are truncated (left).")
-    max_completion_length: int = Field(256, gt=0, description="Generation budget per completion.")
-    temperature: float = Field(1.0, gt=0, description="Sampling temperature.")
+    num_iterations: int = Field(1, ge=1, le=1000, description="μ: optimisation passes per generation batch.")
+    max_prompt_length: int = Field(
+        512, gt=0, le=MAX_TOKENS,
+        description="Prompts longer than this many tokens (chat template applied) are dropped, with a warning.",
+    )
+    max_completion_length: int = Field(256, gt=0, le=MAX_TOKENS, description="Generation budget per completion.")
+    temperature: float = Field(1.0, gt=0, le=10, description="Sampling temperature.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")
     mask_truncated_completions: bool = Field(False, description="Exclude truncated completions from the loss.")
+    top_entropy_quantile: float = Field(
+        1.0, ge=0, le=1, description="ρ: train only the top-ρ quantile of tokens by entropy (1.0 = all tokens)."
+    )
+    off_policy_mask_threshold: float | None = Field(
+        None, gt=0, le=100, description="Mask negative-advantage sequences whose KL to the sampler exceeds this."
+    )
+    entropy_coef: float = Field(0.0, ge=0, le=1, description="Entropy bonus coefficient (0 = off).")
+    multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = Field(
+        "sum_then_normalize", description="Combine weighted rewards then normalise, or normalise each (GDPO)."
+    )
     use_vllm: bool = Field(False, description="Generate with vLLM (GPU only).")
     vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or `trl vllm-serve`.")
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: GPU share for vLLM.")
-    vllm_max_model_len: int | None = Field(None, gt=0, description="vLLM context length.")
+    vllm_max_model_len: int | None = Field(None, gt=0, le=MAX_TOKENS, description="vLLM context length.")
     vllm_server_base_url: str | None = Field(
         None, description="server mode: URL of `trl vllm-serve` (None = http://0.0.0.0:8000, TRL's default)."
+    )
+    vllm_importance_sampling_correction: bool = Field(
+        True, description="Correct for vLLM-vs-trainer log-prob mismatch (TRL's default: on)."
+    )
+    vllm_importance_sampling_mode: Literal["token_truncate", "token_mask", "sequence_truncate", "sequence_mask"] = (
+        Field("sequence_mask", description="How that correction truncates or masks ratios (TRL's default).")
     )
     rewards: dict[str, RewardSpec] | None = Field(None, description="Override the recipe's rewards here.")
 
@@ -194,13 +288,17 @@ class GRPOStage(_StageCommon):
                 f"preset dr_grpo divides by no std, but scale_rewards={self.scale_rewards!r}; "
                 "fix: remove scale_rewards or set it to 'none' (or use preset grpo)"
             )
-        updates = {k: v for k, v in preset.items() if getattr(self, k) is None and k != "epsilon_high"}
+        for key in ("loss_type", "scale_rewards", "epsilon", "dynamic_sampling"):
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, preset[key])
+        if self.importance_sampling_level is None:
+            level = "sequence" if self.loss_type == "luspo" else preset["importance_sampling_level"]
+            object.__setattr__(self, "importance_sampling_level", level)
         if self.epsilon_high is None:
-            updates["epsilon_high"] = preset["epsilon_high"] or self.epsilon
-        for key, value in updates.items():
-            object.__setattr__(self, key, value)
+            object.__setattr__(self, "epsilon_high", preset["epsilon_high"] or self.epsilon)
         if self.epsilon_high < self.epsilon:
             raise ValueError(f"epsilon_high ({self.epsilon_high}) < epsilon ({self.epsilon}); fix: raise it")
+        _check_loss_combination(self)
         generation_batch = self.per_device_batch_size * self.gradient_accumulation_steps
         if generation_batch % self.num_generations:
             raise ValueError(
@@ -209,6 +307,36 @@ class GRPOStage(_StageCommon):
                 f"(e.g. per_device_batch_size={self.num_generations})"
             )
         return self
+
+
+def _check_loss_combination(stage: GRPOStage) -> None:
+    """Refuse the loss/ratio combinations TRL 1.16 warns about or rejects at trainer start."""
+    loss, level = stage.loss_type, stage.importance_sampling_level
+    if loss == "luspo" and level != "sequence":
+        raise ValueError("loss_type luspo is defined on sequence-level ratios; fix: importance_sampling_level: sequence")
+    if loss == "vespo" and level != "token":
+        raise ValueError("loss_type vespo builds sequence weights itself; fix: importance_sampling_level: token")
+    if level == "sequence" and loss in ("bnpo", "dr_grpo", "dapo", "cispo"):
+        raise ValueError(
+            f"importance_sampling_level sequence with loss_type {loss} weights each sequence by its length; "
+            "fix: use loss_type grpo (GSPO) or luspo, or importance_sampling_level token"
+        )
+    if (loss == "vespo" and stage.use_vllm and stage.vllm_importance_sampling_correction
+            and not stage.vllm_importance_sampling_mode.startswith("token_")):
+        raise ValueError(
+            "loss_type vespo with vLLM needs a token-level correction; fix: vllm_importance_sampling_mode: "
+            "token_truncate or token_mask (or vllm_importance_sampling_correction: false)"
+        )
+
+
+# Attention implementations that honour packed position_ids (transformers 5.23 masking_utils builds a
+# block-diagonal mask from them for eager/sdpa/flex; the flash kernels take cu_seq_lens).
+PACKING_ATTENTION = ("sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3")
+
+
+def packing_safe_attention(impl: str | None) -> bool:
+    """True when packed samples stay apart under ``impl`` (None = polyreason chooses, always safe)."""
+    return impl is None or impl in PACKING_ATTENTION or impl.startswith("kernels-community/flash")
 
 
 class RewardSpec(_Strict):
@@ -223,19 +351,25 @@ GRPOStage.model_rebuild()
 Stage = Annotated[SFTStage | GRPOStage, Field(discriminator="type")]
 
 
-class EvalConfig(_Strict):
-    """Evaluation after training (``polyreason eval`` uses the same fields)."""
+class EvalSettings(_Strict):
+    """Evaluation of the trained model (``polyreason eval`` has the same options and the same defaults,
+    :data:`polyreason.evaluate.runner.EVAL_DEFAULTS`)."""
 
-    benchmarks: list[str] = Field(default_factory=list, description="Registry names, e.g. math500, mgsm-es.")
-    samples: int = Field(1, ge=1, description="n samples per problem (pass@1 averages over them).")
+    benchmarks: list[str] = Field(
+        default_factory=lambda: list(EVAL_DEFAULTS.benchmarks), description="Registry names, e.g. math500, mgsm-es."
+    )
+    samples: int = Field(EVAL_DEFAULTS.samples, ge=1, description="n samples per problem (pass@1 averages over them).")
     limit: int | None = Field(None, gt=0, description="First N problems of each benchmark.")
-    temperature: float = Field(0.6, ge=0, description="0 = greedy.")
-    top_p: float = Field(0.95, gt=0, le=1)
-    max_new_tokens: int = Field(1024, gt=0)
-    backend: Literal["transformers", "vllm"] = "transformers"
-    batch_size: int = Field(16, gt=0, description="Prompts per generate call (transformers backend).")
+    temperature: float = Field(EVAL_DEFAULTS.temperature, ge=0, description="0 = greedy.")
+    top_p: float = Field(EVAL_DEFAULTS.top_p, gt=0, le=1, description="Nucleus sampling threshold.")
+    max_new_tokens: int = Field(EVAL_DEFAULTS.max_new_tokens, gt=0, description="Length limit per completion.")
+    backend: Literal["transformers", "vllm"] = Field(EVAL_DEFAULTS.backend, description="Generation backend.")
+    batch_size: int | None = Field(
+        EVAL_DEFAULTS.batch_size, gt=0, description="Prompts per generate call; None = the backend's default."
+    )
     prompt_style: Literal["lighteval", "polyreason"] = Field(
-        "lighteval", description="lighteval = Open-RS zero-shot instruction; polyreason = our <think> system prompt."
+        EVAL_DEFAULTS.prompt_style,
+        description="lighteval = Open-RS zero-shot instruction; polyreason = our <think> system prompt.",
     )
     prompt_template: str | None = Field(None, description="Custom user-turn template containing {problem}.")
     system: str | None = Field(None, description="System prompt for evaluation (None = the style's default).")
@@ -243,10 +377,8 @@ class EvalConfig(_Strict):
     @field_validator("benchmarks")
     @classmethod
     def _known_benchmarks(cls, v: list[str]) -> list[str]:
-        try:
-            from polyreason.evaluate.benchmarks import expand_names
-        except ImportError:
-            return v
+        from polyreason.evaluate.benchmarks import expand_names
+
         try:
             return expand_names(v) if v else v
         except UserError as exc:
@@ -287,6 +419,17 @@ class TrackingConfig(_Strict):
     heldout: HeldoutConfig | None = Field(None, description="Periodic held-out evaluation during training.")
 
 
+class CostConfig(_Strict):
+    """The cost estimate in every train and eval summary (``device-hours × price_per_hour``)."""
+
+    price_per_hour: float | None = Field(
+        None, ge=0, description="Price of one device-hour, e.g. 0.44 (an A40, USD); None = no estimate."
+    )
+    device_count: int | None = Field(
+        None, gt=0, description="Devices billed; None = the training processes (add a vLLM server's GPUs here)."
+    )
+
+
 class Recipe(_Strict):
     """A whole run: model → data → stages in order → evaluation."""
 
@@ -298,8 +441,9 @@ class Recipe(_Strict):
     data: DataConfig = Field(default_factory=DataConfig, description="Training data sources.")
     stages: list[Stage] = Field(default_factory=list, description="Run in order; each feeds the next.")
     rewards: dict[str, RewardSpec] = Field(default_factory=dict, description="name → {weight, params}.")
-    eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation settings.")
+    eval: EvalSettings = Field(default_factory=EvalSettings, description="Evaluation settings.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Logging and trackers.")
+    cost: CostConfig = Field(default_factory=CostConfig, description="Price per device-hour for the cost estimate.")
 
     @field_validator("model", mode="before")
     @classmethod
@@ -317,7 +461,7 @@ class Recipe(_Strict):
         from polyreason.prompts import LANGUAGE_NAMES
 
         if v not in LANGUAGE_NAMES:
-            raise ValueError(f"unknown language {v!r}{_did_you_mean(v, LANGUAGE_NAMES)}")
+            raise ValueError(f"unknown language {v!r}{did_you_mean(v, LANGUAGE_NAMES)}")
         return v
 
     @model_validator(mode="after")
@@ -331,14 +475,29 @@ class Recipe(_Strict):
                     _check_reward_names(stage.rewards, f"stages.{i}.rewards")
                 if not (stage.rewards or self.rewards):
                     raise ValueError(f"stages.{i}: a grpo stage needs rewards; fix: add a `rewards:` section")
-                if stage.preset == "dapo" and "soft_overlong" not in self.stage_rewards(stage):
-                    target = stage.rewards if stage.rewards is not None else self.rewards
-                    target["soft_overlong"] = RewardSpec(weight=1.0)
+                target = stage.rewards if stage.rewards is not None else self.rewards
+                for name, weight in PRESET_REWARDS.get(stage.preset, {}).items():
+                    target.setdefault(name, RewardSpec(weight=weight))
+            elif stage.packing and not packing_safe_attention(self.model.attn_implementation):
+                raise ValueError(
+                    f"stages.{i}.packing: model.attn_implementation {self.model.attn_implementation!r} ignores the "
+                    "position ids that keep packed samples apart; fix: remove it (polyreason picks flash attention "
+                    f"or sdpa) or use one of {', '.join(PACKING_ATTENTION)}"
+                )
         return self
 
     def stage_rewards(self, stage: GRPOStage) -> dict[str, RewardSpec]:
         """The rewards a GRPO stage uses: its own override, else the recipe's."""
         return stage.rewards if stage.rewards is not None else self.rewards
+
+    def trained_rewards(self) -> tuple[dict[str, RewardSpec], int | None]:
+        """The rewards GRPO training uses and the completion budget they are built for (see
+        :func:`polyreason.rewards.suite.suite_from_specs`): the first GRPO stage's rewards and its
+        ``max_completion_length``; with no GRPO stage, the recipe's ``rewards`` and no budget."""
+        for stage in self.stages:
+            if isinstance(stage, GRPOStage):
+                return self.stage_rewards(stage), stage.max_completion_length
+        return self.rewards, None
 
 
 def _expand_reward_shorthand(v: Any) -> Any:
@@ -349,39 +508,130 @@ def _expand_reward_shorthand(v: Any) -> Any:
 
 
 def _check_reward_names(rewards: dict[str, RewardSpec], where: str) -> None:
-    known = _reward_names()
-    if known is None:
-        return
+    from polyreason.rewards import reward_names
+
+    known = reward_names()
     for name in rewards:
         if name not in known:
             raise ValueError(
-                f"{where}.{name}: unknown reward{_did_you_mean(name, known)}; valid rewards: {', '.join(sorted(known))}"
+                f"{where}.{name}: unknown reward{did_you_mean(name, known)}; valid rewards: {', '.join(sorted(known))}"
             )
 
 
-def _reward_names() -> list[str] | None:
-    try:
-        from polyreason.rewards import reward_names
-    except ImportError:
-        return None
-    return list(reward_names())
+# --------------------------------------------------------------------------------------------- trl: pass-through
+
+# TRL/transformers fields polyreason sets itself (train/args.py), each with the recipe key that decides it.
+TRL_OWNED_COMMON: dict[str, str] = {
+    "output_dir": "--output-dir (or output_dir)", "seed": "seed", "learning_rate": "learning_rate",
+    "lr_scheduler_type": "lr_scheduler", "lr_scheduler_kwargs": "min_lr_rate or min_lr",
+    "warmup_steps": "warmup_ratio", "weight_decay": "weight_decay", "adam_beta1": "adam_beta1",
+    "adam_beta2": "adam_beta2", "max_grad_norm": "max_grad_norm", "optim": "optim",
+    "per_device_train_batch_size": "per_device_batch_size",
+    "gradient_accumulation_steps": "gradient_accumulation_steps", "num_train_epochs": "epochs",
+    "max_steps": "max_steps", "save_strategy": "save_steps", "save_steps": "save_steps",
+    "logging_strategy": "tracking.logging_steps", "logging_steps": "tracking.logging_steps",
+    "logging_first_step": "tracking.logging_steps (the first step is always logged)",
+    "report_to": "tracking.report_to", "run_name": "tracking.run_name", "bf16": "bf16",
+    "fp16": "bf16 (fp16 training is not offered)", "activation_checkpointing": "gradient_checkpointing",
+    "activation_checkpointing_kwargs": "gradient_checkpointing", "gradient_checkpointing": "gradient_checkpointing",
+    "gradient_checkpointing_kwargs": "gradient_checkpointing",
+    "disable_tqdm": "(none: polyreason draws its own progress bar)",
+    "save_only_model": "(none: resume needs the optimizer state)", "dataloader_num_workers": "(none: fixed at 0)",
+    "resume_from_checkpoint": "--resume", "model_init_kwargs": "model.*", "trust_remote_code": "model.trust_remote_code",
+    "push_to_hub": "push_to_hub", "hub_model_id": "hub_model_id", "hub_strategy": "hub_strategy",
+    "hub_private_repo": "hub_private_repo",
+}
+TRL_OWNED_SFT: dict[str, str] = {
+    "max_length": "max_length", "packing": "packing", "packing_strategy": "packing (always BFD, padding-free)",
+    "padding_free": "packing", "completion_only_loss": "completion_only_loss",
+    "assistant_only_loss": "completion_only_loss (every assistant turn is trained)",
+}
+TRL_OWNED_GRPO: dict[str, str] = {
+    "num_generations": "num_generations", "max_completion_length": "max_completion_length",
+    "temperature": "temperature", "top_p": "top_p", "beta": "beta", "epsilon": "epsilon or preset",
+    "epsilon_high": "epsilon_high or preset", "loss_type": "loss_type or preset",
+    "importance_sampling_level": "importance_sampling_level or preset", "scale_rewards": "scale_rewards or preset",
+    "num_iterations": "num_iterations", "mask_truncated_completions": "mask_truncated_completions",
+    "top_entropy_quantile": "top_entropy_quantile", "off_policy_mask_threshold": "off_policy_mask_threshold",
+    "entropy_coef": "entropy_coef", "multi_objective_aggregation": "multi_objective_aggregation",
+    "reward_weights": "rewards.NAME.weight", "log_completions": "tracking.log_completions",
+    "use_vllm": "use_vllm", "vllm_mode": "vllm_mode", "vllm_gpu_memory_utilization": "vllm_gpu_memory_utilization",
+    "vllm_server_base_url": "vllm_server_base_url", "vllm_max_model_length": "vllm_max_model_len",
+    "vllm_importance_sampling_correction": "vllm_importance_sampling_correction",
+    "vllm_importance_sampling_mode": "vllm_importance_sampling_mode",
+}
 
 
-def _check_source(source: str) -> None:
-    """A data source that names a local file must exist (hub ids and synthetic specs are checked later)."""
-    if source.startswith("synthetic:"):
-        parts = source.split(":")
-        if len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) <= 0:
-            raise ValueError(f"bad synthetic source {source!r}; fix: use synthetic:N[:lang[:difficulty]] with N > 0")
-        return
-    looks_local = source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".parquet", ".tsv"))
-    if looks_local and not Path(source).expanduser().exists():
-        raise ValueError(f"data file {source!r} does not exist; fix: check the path (relative to where you run)")
+def trl_owned(stage_type: str) -> dict[str, str]:
+    """TRL field → the recipe key that sets it, for an ``sft`` or ``grpo`` stage."""
+    return {**TRL_OWNED_COMMON, **(TRL_OWNED_SFT if stage_type == "sft" else TRL_OWNED_GRPO)}
 
 
-def _did_you_mean(name: str, options: Any) -> str:
-    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {match[0]!r}?" if match else ""
+def trl_config_fields(stage_type: str) -> dict[str, Any]:
+    """Name → dataclass field of TRL's ``SFTConfig`` or ``GRPOConfig`` (imports trl: a few seconds, once)."""
+    import dataclasses
+
+    if stage_type == "sft":
+        from trl.trainer.sft_config import SFTConfig as config_cls
+    else:
+        from trl.trainer.grpo_config import GRPOConfig as config_cls
+    return {f.name: f for f in dataclasses.fields(config_cls) if f.init}
+
+
+def check_trl_block(stage_type: str, block: dict[str, Any], stage_fields: Any = ()) -> None:
+    """Raise ValueError for a ``trl:`` key TRL does not have, one polyreason owns, or a plainly wrong type."""
+    owned = trl_owned(stage_type)
+    fields = trl_config_fields(stage_type)
+    cls_name = "SFTConfig" if stage_type == "sft" else "GRPOConfig"
+    for name, value in block.items():
+        if name in owned:
+            raise ValueError(f"trl.{name}: polyreason sets this TRL field itself; fix: use {owned[name]} instead")
+        if name in stage_fields:
+            raise ValueError(f"trl.{name}: that is a polyreason stage key; fix: set it on the stage, not under trl:")
+        if name not in fields:
+            hint = did_you_mean(name, fields)
+            match = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
+            if match and match[0] in owned:
+                hint += f" (polyreason sets that one: use {owned[match[0]]})"
+            raise ValueError(f"trl.{name}: TRL's {cls_name} has no field {name!r}{hint}")
+        problem = _trl_type_problem(fields[name].type, value)
+        if problem:
+            raise ValueError(f"trl.{name}: {problem} (got {value!r})")
+
+
+_SCALARS: dict[str, tuple[type, ...]] = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
+
+
+def _trl_type_problem(annotation: Any, value: Any) -> str | None:
+    """A message when ``value`` cannot be the TRL field's declared scalar type; None when fine or not checkable."""
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    parts = [p.strip() for p in text.split("|")]
+    if value is None:
+        return None if "None" in parts else "this field cannot be null"
+    kinds = [p for p in parts if p != "None"]
+    if not kinds or any(k not in _SCALARS for k in kinds):
+        return None  # dicts, lists, literals as str, unions with str: TRL checks these itself
+    allowed = tuple(t for k in kinds for t in _SCALARS[k])
+    if isinstance(value, bool) and bool not in allowed:
+        return f"expected {' or '.join(kinds)}, not a boolean"
+    if not isinstance(value, allowed):
+        return f"expected {' or '.join(kinds)}"
+    return None
+
+
+def preset_table_markdown() -> str:
+    """The GRPO preset table (what each preset sends to GRPOConfig), as markdown for docs/training.md."""
+    rows = ["| preset | `loss_type` | `importance_sampling_level` | `scale_rewards` | `epsilon` | `epsilon_high` "
+            "| dynamic sampling | extra reward |", "|---|---|---|---|---|---|---|---|"]
+    for name, p in PRESETS.items():
+        high = "= `epsilon`" if p["epsilon_high"] is None else f"{p['epsilon_high']:g}"
+        extra = ", ".join(f"`{r}` (weight {w})" for r, w in PRESET_REWARDS.get(name, {}).items()) or "—"
+        rows.append(
+            f"| `{name}` | `{p['loss_type']}` ({LOSS_MEANING[p['loss_type']]}) | `{p['importance_sampling_level']}` "
+            f"| `{p['scale_rewards']}` | {p['epsilon']:g} | {high} | {'on' if p['dynamic_sampling'] else 'off'} "
+            f"| {extra} |"
+        )
+    return "\n".join(rows)
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -392,17 +642,22 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"recipe file {str(path)!r} does not exist; fix: check the path")
+    return parse_recipe(path.read_text(encoding="utf-8"), str(path), overrides)
+
+
+def parse_recipe(text: str, source: str, overrides: list[str] | None = None) -> Recipe:
+    """A recipe from YAML ``text`` (``source`` names it in errors), with ``key.sub=value`` overrides applied."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML: {exc}") from None
+        raise UserError(f"{source}: not valid YAML: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise UserError(f"{path}: a recipe is a mapping of keys (model:, stages:, …), got {type(raw).__name__}")
+        raise UserError(f"{source}: a recipe is a mapping of keys (model:, stages:, …), got {type(raw).__name__}")
     for item in overrides or []:
         apply_override(raw, item)
-    return recipe_from_dict(raw, source=str(path))
+    return recipe_from_dict(raw, source=source)
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
@@ -479,7 +734,7 @@ def _suggest_field(exc: ValidationError, loc: tuple[Any, ...]) -> str:
             continue
         model = _model_of(field.annotation) or model
     names = list(getattr(model, "model_fields", {}))
-    return _did_you_mean(str(loc[-1]), names)
+    return did_you_mean(str(loc[-1]), names)
 
 
 def _model_of(annotation: Any) -> Any:
@@ -504,7 +759,8 @@ def reference_markdown() -> str:
     sections = [
         ("top level", Recipe), ("model", ModelConfig), ("stages.N.lora", LoraConfig),
         ("data", DataConfig), ("stages.N (type: sft)", SFTStage), ("stages.N (type: grpo)", GRPOStage),
-        ("rewards.NAME", RewardSpec), ("eval", EvalConfig), ("tracking", TrackingConfig),
+        ("rewards.NAME", RewardSpec), ("eval", EvalSettings), ("tracking", TrackingConfig),
+        ("cost", CostConfig),
     ]
     out = ["# Recipe reference", "", "Generated from `polyreason.config` by `polyreason recipe reference`; "
            "do not edit by hand.", ""]
@@ -528,6 +784,8 @@ def _default_text(field: Any) -> str:
 
 def _type_text(annotation: Any) -> str:
     text = str(annotation).replace("typing.", "").replace("polyreason.config.", "")
+    text = re.sub(r"Annotated\[([^,\]]+), AfterValidator\([^)]*\)\]", r"\1", text)  # DataSource -> str
+    text = re.sub(r"^Optional\[(.*)\]$", r"\1 | None", text)
     if "discriminator" in text:
         return "list of stages (sft or grpo)"
     return text.replace("<class '", "").replace("'>", "")

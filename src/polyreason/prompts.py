@@ -9,8 +9,9 @@ Every part of polyreason (SFT data, GRPO prompts, rewards, evaluation) agrees on
     short answer sentence \\boxed{ANSWER}
 
 The reasoning sits between ``<think>`` and ``</think>`` exactly once; the final answer is the last
-``\\boxed{}`` after ``</think>``.  System prompts ask for this in the user's language (the Spanish one
-follows the SmolLM3-ES model card: "Primero piensa en etiquetas <think> y luego da tu respuesta").
+``\\boxed{}`` after ``</think>`` (:mod:`polyreason.text.region` reads completions by this convention).
+System prompts ask for it in the user's language (the Spanish one follows the SmolLM3-ES model card:
+"Primero piensa en etiquetas <think> y luego da tu respuesta").
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from polyreason.errors import UserError
-
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
 
 SYSTEM_PROMPTS: dict[str, str] = {
     "en": (
@@ -110,37 +108,3 @@ def format_prompt(tokenizer: Any, messages: list[dict[str, str]], add_generation
                 fold_system(messages), tokenize=False, add_generation_prompt=add_generation_prompt
             )
         raise
-
-
-def answer_region(completion: str) -> str | None:
-    """The part of a completion that may hold the final answer: the text after the last ``</think>``.
-
-    A ``<think>`` that was opened and never closed (reasoning cut off) gives None: there is no answer yet.
-    A completion without think tags is all answer region.  The verifier, the rewards and the evaluation all
-    use this one rule, so the reasoning is never graded.
-    """
-    close = completion.rfind(THINK_CLOSE)
-    if close >= 0:
-        return completion[close + len(THINK_CLOSE) :]
-    if THINK_OPEN in completion:
-        return None
-    return completion
-
-
-def has_think_tags(completion: str) -> bool:
-    """True when the completion uses the think convention at all (either tag present)."""
-    return THINK_OPEN in completion or THINK_CLOSE in completion
-
-
-def split_reasoning(completion: str) -> tuple[str, str]:
-    """Split a completion into ``(reasoning, answer_part)`` around the last ``</think>``.
-
-    The reasoning is the text before it without the opening ``<think>``.  Without ``</think>`` the whole text
-    counts as reasoning and the answer part is empty.  Callers that accept untagged completions decide for
-    themselves what an untagged text means (see :func:`has_think_tags`).
-    """
-    close = completion.rfind(THINK_CLOSE)
-    if close < 0:
-        return completion.replace(THINK_OPEN, "", 1).strip(), ""
-    head, tail = completion[:close], completion[close + len(THINK_CLOSE) :]
-    return head.replace(THINK_OPEN, "", 1).strip(), tail.strip()

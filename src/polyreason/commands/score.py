@@ -1,4 +1,4 @@
-"""`polyreason score`: add reward values to a JSONL file of completions."""
+"""`polyreason score INPUT -o OUTPUT`: add reward values to a JSONL file of completions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from polyreason.commands.deprecated import renamed
 from polyreason.errors import UserError
 
 
@@ -15,8 +16,9 @@ def register(app: typer.Typer) -> None:
 
 
 def score_command(
-    input: Path = typer.Option(
-        ..., "--input", "-i", help='JSONL rows {"completion": str, "answer": str, "language"?: str}.'
+    input: Path = typer.Argument(
+        None, metavar="INPUT", show_default=False,
+        help='JSONL rows {"completion": str, "answer": str, "language"?: str, "n_tokens"?: int}.',
     ),
     output: Path = typer.Option(
         ..., "--output", "-o", help='JSONL out: each row plus {"rewards": {...}, "total": x}.'
@@ -25,7 +27,7 @@ def score_command(
         None, "--rewards", "-r", help="Weights, e.g. accuracy=1.0,language=0.2,format=0.1."
     ),
     recipe: Path = typer.Option(
-        None, "--recipe", help="Take weights and params from this recipe's rewards section."
+        None, "--recipe", help="Build the rewards as this recipe's (first) GRPO stage trains with them."
     ),
     param: list[str] = typer.Option(
         [], "--param", "-p", help="Reward parameter REWARD.NAME=VALUE (repeatable)."
@@ -34,8 +36,12 @@ def score_command(
         None, "--language", "-l", help='Target language for rows without "language".'
     ),
     chunk: int = typer.Option(256, "--chunk", help="Rows scored per batch."),
+    old_input: Path = typer.Option(None, "--input", "-i", hidden=True, help="Deprecated: pass INPUT."),
 ) -> None:
-    """Score completions with a weighted sum of rewards (same functions GRPO training uses)."""
+    """Score completions with a weighted sum of rewards, built as GRPO training builds them.
+
+    A total leaves out rewards that returned None and is None when none scored (TRL's rule; docs/rewards.md).
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -43,11 +49,13 @@ def score_command(
         parse_param,
         parse_weights,
         read_rows,
-        rewards_from_recipe,
         score_rows,
         write_jsonl_atomic,
     )
 
+    input = renamed(input, old_input, old="--input", new="the INPUT argument (polyreason score FILE -o OUT)")
+    if input is None:
+        raise UserError("no input file; fix: polyreason score FILE.jsonl -o OUT.jsonl --rewards …")
     if (rewards is None) == (recipe is None):
         raise UserError(
             "give exactly one of --rewards or --recipe; fix: e.g. --rewards accuracy=1.0,format=0.1"
@@ -57,7 +65,7 @@ def score_command(
     params: dict[str, dict] = {}
     default_language = "en"
     if recipe is not None:
-        weights, params, default_language = rewards_from_recipe(recipe)
+        weights, params, default_language = _recipe_rewards(recipe)
     else:
         weights = parse_weights(rewards)
     for item in param:
@@ -90,3 +98,16 @@ def score_command(
         weight = "" if name == "total" else f"{weights[name]:g}"
         table.add_row(name, weight, mean, f"{len(values)}/{n}")
     Console().print(table)
+
+
+def _recipe_rewards(path: Path) -> tuple[dict[str, float], dict[str, dict], str]:
+    """(weights, params, language) of the rewards a recipe trains with (:meth:`Recipe.trained_rewards`)."""
+    from polyreason.config import load_recipe
+    from polyreason.rewards import suite_from_specs
+
+    recipe = load_recipe(path)
+    specs, max_completion_length = recipe.trained_rewards()
+    if not specs:
+        raise UserError(f"{path}: the recipe has no rewards section; fix: add `rewards:` or use --rewards")
+    weights, params = suite_from_specs(specs, max_completion_length)
+    return weights, params, recipe.language

@@ -9,7 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from polyreason.commands.deprecated import renamed
+from polyreason.commands.report import print_cost
+
 SetOption = typer.Option(None, "--set", help="Override a recipe key, e.g. --set stages.0.max_steps=10.")
+PriceOption = typer.Option(
+    None, "--price-per-hour", min=0, help="Price of one device-hour for the summary's cost estimate "
+    "(= --set cost.price_per_hour=X)."
+)
+OldOutputOption = typer.Option(None, "--output-dir", hidden=True, help="Deprecated: -o/--output.")
 
 
 def register(app: typer.Typer) -> None:
@@ -20,17 +28,20 @@ def register(app: typer.Typer) -> None:
 def train(
     recipe_path: Path = typer.Argument(..., help="Recipe YAML file (see recipes/)."),
     overrides: list[str] = SetOption,
-    output_dir: str = typer.Option(None, "--output-dir", "-o", help="Where the run goes (default: the recipe's)."),
+    output: str = typer.Option(None, "--output", "-o", help="Where the run goes (default: the recipe's output_dir)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    price_per_hour: float = PriceOption,
+    output_dir: str = OldOutputOption,
 ) -> None:
     """Run the recipe's stages in order (SFT, GRPO or both); each stage's final model feeds the next."""
     from polyreason.config import load_recipe
     from polyreason.train import run_recipe
 
-    recipe = load_recipe(recipe_path, overrides)
+    output = renamed(output, output_dir, old="--output-dir", new="-o/--output")
+    recipe = load_recipe(recipe_path, with_price(overrides, price_per_hour))
     console = Console()
     stages = " → ".join(s.type if s.type == "sft" else f"grpo({s.preset})" for s in recipe.stages)
-    out = output_dir or recipe.output_dir
+    out = output or recipe.output_dir
     console.print(f"[bold]training[/] {recipe.name}: model {recipe.model.spec}, stages {stages} → {out}",
                   highlight=False)
     result = run_recipe(recipe, out, resume=resume)
@@ -41,24 +52,28 @@ def train(
         table.add_row(f"{st.index} {st.type}", str(st.steps), "skipped" if st.skipped else f"{st.runtime_s:.0f} s",
                       st.model_dir)
     console.print(table)
+    print_cost(console, Path(result.output_dir) / "summary.json")
     console.print(f"final model: {result.model_dir}\nmetrics: {result.metrics_path}\n"
                   f"summary: {Path(result.output_dir) / 'summary.json'}", highlight=False)
 
 
 def quickstart(
     overrides: list[str] = SetOption,
-    output_dir: str = typer.Option(None, "--output-dir", "-o", help="Default: runs/quickstart-<time>."),
+    output: str = typer.Option(None, "--output", "-o", help="Default: runs/quickstart-<time>."),
     eval_problems: int = typer.Option(100, "--eval-problems", min=10, help="Held-out problems to evaluate on."),
     seed: int = typer.Option(None, "--seed", help="Seed (training and the held-out problem draw)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted quickstart in --output-dir."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted quickstart in -o/--output."),
+    price_per_hour: float = PriceOption,
+    output_dir: str = OldOutputOption,
 ) -> None:
     """Evaluate the embedded SmolLM2-135M, train it (SFT then GRPO) on synthetic arithmetic, evaluate again."""
     from polyreason.train.quickstart import quickstart_recipe, run_quickstart
 
-    items = list(overrides or [])
+    output = renamed(output, output_dir, old="--output-dir", new="-o/--output")
+    items = with_price(overrides, price_per_hour)
     if seed is not None:
         items.append(f"seed={seed}")
-    out = output_dir or f"runs/quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = output or f"runs/quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
     recipe = quickstart_recipe(items, out)
     console = Console()
     console.print(f"[bold]quickstart[/]: {recipe.model.spec}, {eval_problems} held-out problems, stages "
@@ -81,11 +96,20 @@ def quickstart(
                   f"heldout-*.jsonl); final model: {result.model_dir}", highlight=False)
 
 
+def with_price(overrides: list[str] | None, price_per_hour: float | None) -> list[str]:
+    """``--set`` items plus ``cost.price_per_hour`` when ``--price-per-hour`` was given."""
+    items = list(overrides or [])
+    if price_per_hour is not None:
+        items.append(f"cost.price_per_hour={price_per_hour}")
+    return items
+
+
 def _table(scores: list[dict]) -> Table:
     table = Table(title="held-out problems (greedy)")
     for col in ("model", "accuracy", "format", "mean reward", "mean length (tokens)", "eval time"):
         table.add_column(col, justify="right" if col != "model" else "left")
     for s in scores:
-        table.add_row(s["label"], f"{s['accuracy']:.0%}", f"{s['format']:.0%}", f"{s['mean_reward']:.3f}",
+        reward = "–" if s["mean_reward"] is None else f"{s['mean_reward']:.3f}"
+        table.add_row(s["label"], f"{s['accuracy']:.0%}", f"{s['format']:.0%}", reward,
                       f"{s['mean_length']:.1f}", f"{s['seconds']:.0f} s")
     return table

@@ -127,25 +127,11 @@ def stats(rows: Iterable[dict]) -> dict:
 
 # ---------------------------------------------------------------------------------------- decontaminate
 def registry_benchmarks() -> Iterator[tuple[str, str]]:
-    """``(benchmark, problem_text)`` for every benchmark of the evaluation registry (vendored, offline).
+    """``(benchmark, problem_text)`` for every benchmark of the evaluation registry
+    (:mod:`polyreason.evaluate.benchmarks`, vendored in the package, offline)."""
+    from polyreason.evaluate.benchmarks import benchmark_names, load_benchmark
 
-    Uses ``polyreason.evaluate.registry.iter_problems()`` when that module exists, else
-    ``polyreason.evaluate.benchmarks`` (``benchmark_names`` + ``load_benchmark``).
-    """
-    try:
-        from polyreason.evaluate import registry  # type: ignore[attr-defined]
-
-        for item in registry.iter_problems():
-            yield getattr(item, "benchmark", "benchmark"), getattr(item, "problem", str(item))
-        return
-    except (ImportError, AttributeError):
-        pass
-    try:
-        from polyreason.evaluate.benchmarks import benchmark_names, load_benchmark
-    except ImportError as exc:
-        raise UserError("the evaluation benchmark registry is not available; fix: pass benchmark files with "
-                        "--against, or --no-registry") from exc
-    for name in benchmark_names():
+    for name in benchmark_names(offline_only=True):  # hub-only sets (mmlu, gpqa …) would need the network
         for prob in load_benchmark(name):
             yield name, prob.problem
 

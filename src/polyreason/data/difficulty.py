@@ -30,34 +30,13 @@ Verifier = Callable[[str, str, str], "bool | None"]
 
 
 def default_verifier() -> Verifier:
-    """``(gold, completion, language) -> correct | None`` from :func:`polyreason.verify.verify`.
-
-    Falls back to math-verify on the last ``\\boxed{}`` if polyreason.verify is not importable.
-    """
-    try:
-        from polyreason.verify import verify
-    except ImportError:
-        log.warning("polyreason.verify unavailable; using math-verify on the last \\boxed{} directly")
-        return _fallback_verify
+    """``(gold, completion, language) -> correct | None`` from :func:`polyreason.verify.verify`."""
+    from polyreason.verify import verify
 
     def check(gold: str, completion: str, language: str) -> bool | None:
         return verify(gold, completion, language).correct
 
     return check
-
-
-def _fallback_verify(gold: str, completion: str, language: str) -> bool | None:
-    from math_verify import parse, verify
-
-    from polyreason.data.formats import last_boxed
-
-    g = parse(f"\\boxed{{{gold}}}")
-    if not g:
-        return None
-    pred = last_boxed(completion.split("</think>")[-1])
-    if pred is None:
-        return False
-    return bool(verify(g, parse(f"\\boxed{{{pred}}}")))
 
 
 def require_answer(row: dict) -> None:

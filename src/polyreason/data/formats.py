@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from polyreason.data.schema import THINK_CLOSE, answer_to_str, format_assistant
+from polyreason.data.schema import answer_to_str, format_assistant
+from polyreason.text.region import THINK_CLOSE, THINK_OPEN
 
 _GSM_RE = re.compile(r"####\s*(.+?)\s*$", re.S)
 _CALC_RE = re.compile(r"<<[^<>]*>>")
@@ -149,7 +150,7 @@ def to_assistant(reasoning: str, answer: str, sentence: str) -> str:
     """
     text = reasoning.strip()
     if THINK_CLOSE in text:
-        if not text.startswith("<think>"):
+        if not text.startswith(THINK_OPEN):
             text = "<think>\n" + text
         return text
     return format_assistant(text, answer, sentence)

@@ -29,7 +29,7 @@ import re
 from typing import Any
 
 from polyreason.errors import UserError
-from polyreason.prompts import THINK_CLOSE, THINK_OPEN
+from polyreason.text.region import THINK_CLOSE, THINK_OPEN
 
 RL_COLUMNS = ("problem", "answer", "language", "difficulty", "source", "id")
 SFT_COLUMNS = ("messages", "language", "source", "id")

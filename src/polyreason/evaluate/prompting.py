@@ -88,6 +88,9 @@ def instruction(language: str = "en") -> str:
     return INSTRUCTIONS.get(language, INSTRUCTIONS["en"])
 
 
+_instruction = instruction
+
+
 def check_template(template: str) -> str:
     """Validate a user prompt template: it must contain ``{problem}`` exactly once."""
     if template.count(PLACEHOLDER) != 1:
@@ -105,21 +108,25 @@ def build_eval_messages(
     style: str = "lighteval",
     template: str | None = None,
     system: str | None = None,
+    instruction: str | None = None,
 ) -> list[dict[str, str]]:
     """Chat messages for one evaluation problem.
 
-    ``lighteval`` (default): one user turn with the instruction in the problem's language, no system prompt
-    unless ``system`` is given.  ``polyreason``: polyreason's system prompt for the language and the bare
-    problem (or ``template``).
+    ``lighteval`` (default): one user turn with the instruction in the problem's language (``instruction``,
+    a template with ``{problem}``, replaces the math one: multiple-choice and code benchmarks have their
+    own), no system prompt unless ``system`` is given.  ``polyreason``: polyreason's system prompt for the
+    language and the bare problem (or ``template``; or ``instruction`` applied, for non-math benchmarks,
+    whose answers are not a ``\\boxed{}``).
     """
     if style not in PROMPT_STYLES:
         raise UserError(f"unknown prompt style {style!r}; fix: use one of {', '.join(PROMPT_STYLES)}")
     if style == "polyreason":
         from polyreason.prompts import build_messages
 
-        user = check_template(template).replace(PLACEHOLDER, problem) if template else problem
+        chosen = template or instruction
+        user = check_template(chosen).replace(PLACEHOLDER, problem) if chosen else problem
         return build_messages(user, language, system=system)
-    user = check_template(template or instruction(language)).replace(PLACEHOLDER, problem)
+    user = check_template(template or instruction or _instruction(language)).replace(PLACEHOLDER, problem)
     messages = [{"role": "user", "content": user}]
     if system:
         messages.insert(0, {"role": "system", "content": system})

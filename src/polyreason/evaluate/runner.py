@@ -19,9 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from polyreason.errors import UserError
-from polyreason.evaluate.benchmarks import Problem, expand_names, load_benchmark, resolve_name
+from polyreason.evaluate.benchmarks import (
+    Problem,
+    benchmark_kind,
+    expand_names,
+    load_benchmark,
+    resolve_name,
+    task_instruction,
+)
 from polyreason.evaluate.cache import CachedSample, ResultCache, SampleKey, fingerprint, text_hash
+from polyreason.evaluate.code import ExecutionConfig
 from polyreason.evaluate.generation import Backend, GenerationParams, make_backend
+from polyreason.evaluate.metrics import count_parameters, cross_benchmark
 from polyreason.evaluate.prompting import build_eval_messages, render_prompt
 from polyreason.evaluate.scoring import (
     Sample,
@@ -34,6 +43,43 @@ from polyreason.evaluate.scoring import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EvalDefaults:
+    """The evaluation defaults, stated once: :class:`EvalConfig`, the recipe's ``eval`` section
+    (:class:`polyreason.config.EvalSettings`) and ``polyreason eval`` all take them from :data:`EVAL_DEFAULTS`.
+
+    Sampling and prompt follow Open-RS's lighteval evaluation (temperature 0.6, top-p 0.95, zero-shot
+    lighteval instruction); ``max_new_tokens`` is sized for a CPU.  ``batch_size`` None lets the backend
+    choose (16 prompts for transformers, 512 for vLLM).
+    """
+
+    benchmarks: tuple[str, ...] = ("math500",)
+    samples: int = 1
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 1024
+    backend: str = "transformers"
+    batch_size: int | None = None
+    prompt_style: str = "lighteval"
+    verify_timeout: float = 2.0
+
+
+EVAL_DEFAULTS = EvalDefaults()
+
+
+def eval_params(
+    *, temperature: float | None = None, top_p: float | None = None, max_new_tokens: int | None = None, seed: int = 0
+) -> GenerationParams:
+    """Sampling settings of an evaluation: the values given, :data:`EVAL_DEFAULTS` for the rest."""
+    d = EVAL_DEFAULTS
+    return GenerationParams(
+        temperature=d.temperature if temperature is None else temperature,
+        top_p=d.top_p if top_p is None else top_p,
+        max_new_tokens=d.max_new_tokens if max_new_tokens is None else max_new_tokens,
+        seed=seed,
+    )
+
+
 @dataclass
 class EvalConfig:
     """Everything one ``polyreason eval`` run needs (CLI flags map 1:1 onto these fields)."""
@@ -41,26 +87,32 @@ class EvalConfig:
     model: str
     benchmarks: list[str]
     output: Path
-    samples: int = 1
+    samples: int = EVAL_DEFAULTS.samples
     limit: int | None = None
-    params: GenerationParams = field(default_factory=GenerationParams)
-    backend: str = "transformers"
-    batch_size: int | None = None
-    prompt_style: str = "lighteval"
+    params: GenerationParams = field(default_factory=eval_params)
+    backend: str = EVAL_DEFAULTS.backend
+    batch_size: int | None = EVAL_DEFAULTS.batch_size
+    prompt_style: str = EVAL_DEFAULTS.prompt_style
     prompt_template: str | None = None
     system: str | None = None
     cache: Path | None = None
     dtype: str | None = None
     device: str | None = None
     trust_remote_code: bool = False
-    verify_timeout: float = 2.0
+    verify_timeout: float = EVAL_DEFAULTS.verify_timeout
     source: str = "package"
+    data_file: Path | None = None
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    n_parameters: int | None = None
+    price_per_hour: float | None = None  # for the cost estimate in run_info.json (not part of the results)
 
     def __post_init__(self) -> None:
         self.benchmarks = expand_names(self.benchmarks)
         self.output = Path(self.output)
         if self.samples < 1:
             raise UserError(f"--samples must be >= 1, got {self.samples}")
+        if self.data_file is not None and len(self.benchmarks) != 1:
+            raise UserError("--data-file holds one benchmark; fix: pass exactly one --benchmarks NAME with it")
 
     def generation_info(self) -> dict[str, Any]:
         """What the summary records about generation (everything that changes the samples)."""
@@ -73,6 +125,7 @@ class EvalConfig:
             "source": self.source,
             "prompt_template": self.prompt_template,
             "system": self.system,
+            **({"data_file": Path(self.data_file).name} if self.data_file is not None else {}),
         }
 
 
@@ -86,17 +139,18 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
     ev = recipe.eval
     return EvalConfig(
         model=model,
-        benchmarks=list(ev.benchmarks) or ["math500"],
+        benchmarks=list(ev.benchmarks) or list(EVAL_DEFAULTS.benchmarks),
         output=Path(output),
         samples=ev.samples,
         limit=ev.limit,
-        params=GenerationParams(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens,
-                                seed=getattr(recipe, "seed", 0)),
+        params=eval_params(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens,
+                           seed=getattr(recipe, "seed", 0)),
         backend=ev.backend,
         batch_size=ev.batch_size,
         prompt_style=ev.prompt_style,
         prompt_template=ev.prompt_template,
         system=ev.system,
+        price_per_hour=recipe.cost.price_per_hour,
     )
 
 
@@ -138,7 +192,7 @@ def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, lis
         for problem in problems[bench]:
             messages = build_eval_messages(
                 problem.problem, problem.language, style=config.prompt_style,
-                template=config.prompt_template, system=config.system,
+                template=config.prompt_template, system=config.system, instruction=task_instruction(problem),
             )
             prompt = render_prompt(backend.tokenizer, messages)
             length = len(backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
@@ -179,8 +233,13 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
     Returns ``(summary, stats)``.  Pass ``backend`` to reuse a loaded model (tests, notebooks).
     """
     from polyreason.progress import track
+    from polyreason.report.cost import StageMeter, eval_cost
 
-    problems = {b: load_benchmark(b, limit=config.limit, source=config.source) for b in config.benchmarks}
+    meter = StageMeter.start(config.device)
+    problems = {b: load_benchmark(b, limit=config.limit, source=config.source, data_file=config.data_file)
+                for b in config.benchmarks}
+    if any(benchmark_kind(b) == "code" for b in config.benchmarks):
+        config.execution.make_sandbox()  # refuse before generating when no sandbox is allowed and works
     if backend is None:
         backend = make_backend(
             config.backend, config.model, batch_size=config.batch_size or (512 if config.backend == "vllm" else 16),
@@ -207,8 +266,9 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
         Sample(r.problem, r.key.sample_index, found[r.key].completion, found[r.key].n_tokens, found[r.key].truncated)
         for r in ordered
     ]
+    n_parameters = config.n_parameters or count_parameters(getattr(backend, "model", None))
     summary = finish(samples, problems, config.output, model=config.model, generation=config.generation_info(),
-                     timeout=config.verify_timeout)
+                     timeout=config.verify_timeout, execution=config.execution, n_parameters=n_parameters)
     info = {
         "cached_samples": stats.cached,
         "generated_samples": stats.generated,
@@ -216,6 +276,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
         "generation_seconds": round(stats.generation_seconds, 3),
         "tokens_per_second": round(stats.tokens_per_second(), 3),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cost": eval_cost(meter.finish(), stats.generated_tokens, config.price_per_hour),
     }
     # timings live apart from summary.json, which must be identical for a resumed run
     _write_atomic(config.output / "run_info.json", json.dumps(info, indent=2) + "\n")
@@ -229,16 +290,23 @@ def finish(
     *,
     model: str,
     generation: dict[str, Any],
-    timeout: float = 2.0,
+    timeout: float = EVAL_DEFAULTS.verify_timeout,
+    execution: ExecutionConfig | None = None,
+    n_parameters: int | None = None,
 ) -> dict[str, Any]:
-    """Score samples and write ``samples.jsonl``, ``summary.json`` and ``summary.md`` into ``output``."""
-    records = score_samples(samples, timeout=timeout)
+    """Score samples and write ``samples.jsonl``, ``summary.json`` and ``summary.md`` into ``output``.
+
+    The summary's ``average``, ``n_parameters`` and ``accuracy_per_billion_parameters`` are
+    :func:`polyreason.evaluate.metrics.cross_benchmark`'s.
+    """
+    records = score_samples(samples, timeout=timeout, execution=execution)
     grouped = group_records(records)
     summary = {
         "model": model,
         "generation": generation,
         "benchmarks": {name: summarize_benchmark(name, problems[name], grouped.get(name, [])) for name in problems},
     }
+    summary.update(cross_benchmark(summary["benchmarks"], n_parameters))
     output.mkdir(parents=True, exist_ok=True)
     _write_atomic(output / "samples.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     _write_atomic(output / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -246,14 +314,17 @@ def finish(
     return summary
 
 
-def read_predictions(path: Path, benchmark: str, limit: int | None = None) -> tuple[list[Problem], list[Sample]]:
+def read_predictions(
+    path: Path, benchmark: str, limit: int | None = None, *, source: str = "package",
+    data_file: str | Path | None = None,
+) -> tuple[list[Problem], list[Sample]]:
     """Read ``{"index": i, "completion": str, "sample"?: k}`` rows and pair them with the benchmark's problems.
 
     ``index`` is the row's position in the benchmark's canonical file; rows without ``sample`` are numbered
     in file order per index.  Problems with no prediction are left out of the scores (and counted in the log).
     """
     name = resolve_name(benchmark)
-    problems = load_benchmark(name, limit=limit)
+    problems = load_benchmark(name, limit=limit, source=source, data_file=data_file)
     by_index = {p.index: p for p in problems}
     if not path.is_file():
         raise UserError(f"predictions file {str(path)!r} does not exist; fix: pass a .jsonl file")
@@ -296,15 +367,24 @@ def read_predictions(path: Path, benchmark: str, limit: int | None = None) -> tu
 
 
 def score_predictions(
-    path: str | Path, benchmark: str, output: str | Path, *, limit: int | None = None, timeout: float = 2.0
+    path: str | Path, benchmark: str, output: str | Path, *, limit: int | None = None,
+    timeout: float = EVAL_DEFAULTS.verify_timeout,
+    source: str = "package", data_file: str | Path | None = None, execution: ExecutionConfig | None = None,
+    n_parameters: int | None = None,
 ) -> dict[str, Any]:
-    """Score completions made elsewhere; writes the same files as :func:`run_eval`."""
+    """Score completions made elsewhere; writes the same files as :func:`run_eval`.
+
+    ``n_parameters``: the parameter count of the model that wrote them (for accuracy per parameter).
+    """
     path = Path(path)
-    problems, samples = read_predictions(path, benchmark, limit)
     name = resolve_name(benchmark)
+    if benchmark_kind(name) == "code":
+        (execution or ExecutionConfig()).make_sandbox()  # refuse early, before reading anything
+    problems, samples = read_predictions(path, benchmark, limit, source=source, data_file=data_file)
     return finish(samples, {name: problems}, Path(output), model=f"predictions:{path.name}",
                   generation={"source": "predictions", "file": path.name, "samples": max(
-                      s.sample_index for s in samples) + 1}, timeout=timeout)
+                      s.sample_index for s in samples) + 1}, timeout=timeout, execution=execution,
+                  n_parameters=n_parameters)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -1,8 +1,11 @@
 """Score completions against a benchmark's golds and summarise them (accuracy, length, language).
 
-The verifier sees only the graded part of a completion (after ``</think>``; nothing when the reasoning
-never closed), so reasoning inside ``<think>`` is never graded.  Samples whose gold the verifier cannot
-parse (``Verdict.correct is None``) are skipped and counted, never scored as right or wrong.
+Each benchmark's ``kind`` picks the grader: ``math`` → the verifier, ``mc`` → the option letter
+(:mod:`polyreason.evaluate.multiple_choice`), ``code`` → the tests, run in the sandbox
+(:mod:`polyreason.evaluate.code`).  Every grader sees only the graded part of a completion (after
+``</think>``; nothing when the reasoning never closed), so reasoning inside ``<think>`` is never graded.
+Samples whose gold the verifier cannot parse (``Verdict.correct is None``) are skipped and counted, never
+scored as right or wrong.
 """
 
 from __future__ import annotations
@@ -11,11 +14,17 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyreason.evaluate.benchmarks import REGISTRY, Problem
-from polyreason.evaluate.language import graded_text, language_report, summarize_language
+from polyreason.evaluate.language import language_report, summarize_language
 from polyreason.evaluate.metrics import accuracy_summary, breakdown
+from polyreason.evaluate.multiple_choice import grade as grade_choice
+
+if TYPE_CHECKING:
+    from polyreason.evaluate.code import ExecutionConfig
+    from polyreason.verify import Verdict
+from polyreason.text.region import graded_text
 
 
 @dataclass(frozen=True)
@@ -29,18 +38,44 @@ class Sample:
     truncated: bool = False
 
 
-def score_samples(samples: Sequence[Sample], *, timeout: float = 2.0, workers: int | None = None) -> list[dict]:
-    """Verify every sample; return one record per sample (the rows of ``samples.jsonl``)."""
-    from polyreason.verify import verify_batch
+def _verdicts(samples: Sequence[Sample], timeout: float, workers: int | None,
+              execution: ExecutionConfig | None) -> list[Verdict]:
+    """One verdict per sample, each from its benchmark kind's grader (input order kept)."""
+    from polyreason.verify import Verdict, verify_batch
 
-    graded = [graded_text(s.completion) for s in samples]
-    verdicts = verify_batch(
-        [s.problem.gold for s in samples],
-        graded,
-        [s.problem.language for s in samples],
-        timeout=timeout,
-        workers=workers,
-    )
+    out: list[Verdict | None] = [None] * len(samples)
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for position, sample in enumerate(samples):
+        spec = REGISTRY.get(sample.problem.benchmark)
+        by_kind[spec.kind if spec else "math"].append(position)
+    if by_kind.get("math"):
+        maths = [samples[i] for i in by_kind["math"]]
+        found = verify_batch([s.problem.gold for s in maths], [graded_text(s.completion) for s in maths],
+                             [s.problem.language for s in maths], timeout=timeout, workers=workers)
+        for i, verdict in zip(by_kind["math"], found, strict=True):
+            out[i] = verdict
+    for i in by_kind.get("mc", []):
+        correct, letter, reason = grade_choice(samples[i].problem, samples[i].completion)
+        out[i] = Verdict(correct, letter, letter, reason)
+    if by_kind.get("code"):
+        from polyreason.evaluate.code import ExecutionConfig as _Execution
+        from polyreason.evaluate.code import grade as grade_code
+
+        code = [samples[i] for i in by_kind["code"]]
+        results = grade_code([s.problem for s in code], [s.completion for s in code], execution or _Execution())
+        for i, (correct, program, reason) in zip(by_kind["code"], results, strict=True):
+            out[i] = Verdict(correct, program, None, reason)
+    return out  # type: ignore[return-value]
+
+
+def score_samples(samples: Sequence[Sample], *, timeout: float = 2.0, workers: int | None = None,
+                  execution: ExecutionConfig | None = None) -> list[dict]:
+    """Grade every sample; return one record per sample (the rows of ``samples.jsonl``).
+
+    ``execution`` says how code benchmarks run their tests (sandbox backend, timeout); default: the best
+    sandbox that works here, refusing to run without one.
+    """
+    verdicts = _verdicts(samples, timeout, workers, execution)
     records = []
     for sample, verdict in zip(samples, verdicts, strict=True):
         problem = sample.problem
@@ -129,6 +164,28 @@ def markdown_table(summary: dict[str, Any]) -> str:
             _pct(lm.get("answer_compliance")),
         ]
         lines.append("| " + " | ".join(row) + " |")
+    avg = (summary.get("average") or {}).get("pass@1")
+    if avg is not None and len(benches) > 1:
+        lines.append("| " + " | ".join(["**Avg.**", _pct(avg)] + ["–"] * (len(head) - 2)) + " |")
     gen = summary.get("generation", {})
     note = ", ".join(f"{k}={v}" for k, v in gen.items() if v is not None)
-    return f"# Evaluation: {summary.get('model')}\n\n" + "\n".join(lines) + f"\n\nGeneration: {note}\n"
+    return (f"# Evaluation: {summary.get('model')}\n\n" + "\n".join(lines) + f"\n\n{size_line(summary)}\n\n"
+            f"Generation: {note}\n")
+
+
+def format_parameters(n: int | None) -> str:
+    """``134515008`` → ``"134.5M"``, ``1777088000`` → ``"1.78B"``; ``"unknown"`` for None."""
+    if not n:
+        return "unknown"
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
+def size_line(summary: dict[str, Any]) -> str:
+    """One line: the cross-benchmark average, the parameter count, and accuracy per billion parameters."""
+    avg = (summary.get("average") or {}).get("pass@1")
+    per_b = summary.get("accuracy_per_billion_parameters")
+    names = (summary.get("average") or {}).get("benchmarks") or []
+    parts = [f"Avg. pass@1 over {len(names)} benchmark{'s' if len(names) != 1 else ''}: {_pct(avg)}%",
+             f"parameters: {format_parameters(summary.get('n_parameters'))}",
+             "accuracy per billion parameters: " + ("–" if per_b is None else f"{100 * per_b:.1f} points/B")]
+    return "; ".join(parts)

@@ -5,11 +5,13 @@
     [1.0]
 
 Registry: accuracy, format, tag_count, cosine, soft_overlong, language, repetition, naturalness
-(see docs/rewards.md for every formula).  No torch.
+(see docs/rewards.md for every formula).  Weighted sums with missing parts follow one rule
+(:func:`~polyreason.rewards.suite.weighted_sum`, the same as TRL's).  No torch.
 """
 
 from polyreason.rewards.naturalness import NATURALNESS_RULES, register_naturalness_rule
-from polyreason.rewards.registry import REWARDS, build_composite, build_reward, combine, reward_names
+from polyreason.rewards.registry import REWARDS, build_composite, build_reward, reward_names
+from polyreason.rewards.suite import combine, suite_from_specs, weighted_sum
 
 __all__ = [
     "NATURALNESS_RULES",
@@ -19,4 +21,6 @@ __all__ = [
     "combine",
     "register_naturalness_rule",
     "reward_names",
+    "suite_from_specs",
+    "weighted_sum",
 ]

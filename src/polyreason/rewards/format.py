@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyreason.prompts import THINK_CLOSE, THINK_OPEN
 from polyreason.rewards.inputs import completion_texts, log_mean
+from polyreason.text.region import THINK_CLOSE, THINK_OPEN
 from polyreason.verify.extract import boxed_contents
 
 

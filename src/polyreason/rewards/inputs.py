@@ -58,8 +58,10 @@ def log_mean(kwargs: dict[str, Any], name: str, values: Sequence[float | None]) 
 
 
 def lengths(kwargs: dict[str, Any], texts: Sequence[str]) -> list[int]:
-    """Completion lengths in tokens when TRL passes ``completion_ids``, else whitespace-separated words."""
+    """Completion lengths in tokens: from ``completion_ids`` (what TRL passes), else from an ``n_tokens``
+    column (scored files, held-out scoring), else whitespace-separated words."""
     ids = kwargs.get("completion_ids")
     if ids is not None and len(ids) == len(texts):
         return [len(x) for x in ids]
-    return [len(t.split()) for t in texts]
+    counts = column(kwargs, "n_tokens", len(texts))
+    return [len(t.split()) if n is None else int(n) for t, n in zip(texts, counts, strict=True)]

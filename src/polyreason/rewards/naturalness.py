@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from polyreason.rewards.inputs import column, completion_texts, log_mean
-from polyreason.rewards.spans import split_protected
+from polyreason.text.spans import outside_spans, split_protected
 
 MAX_CHARS = 50_000  # longer completions are judged on their first MAX_CHARS characters
 Rule = Callable[[str], int]
@@ -46,9 +46,8 @@ def register_naturalness_rule(language: str, name: str, rule: Rule) -> None:
     NATURALNESS_RULES.setdefault(language, {})[name] = rule
 
 
-def _prose(text: str) -> str:
-    text = _BOXED.sub(" ", text)
-    return " ".join(piece for is_math, piece in split_protected(text) if not is_math)
+def _outside_math(text: str) -> str:
+    return outside_spans(_BOXED.sub(" ", text))
 
 
 def _math_and_code(text: str) -> list[str]:
@@ -60,7 +59,7 @@ def _declarative_question(text: str) -> int:
     count = 0
     for m in _QUESTION.finditer(text):
         span = m.group(1)
-        if "\\boxed" in span or "=" in _prose(span):  # an "=" inside $…$ may be part of a real question
+        if "\\boxed" in span or "=" in _outside_math(span):  # an "=" inside $…$ may be part of a real question
             count += 1
         elif (_DECLARATIVE_START.match(span) or len(span.split()) > 30) and not _INTERROGATIVE.search(span):
             count += (
@@ -70,12 +69,12 @@ def _declarative_question(text: str) -> int:
 
 
 def _stacked_marks(text: str) -> int:
-    return len(re.findall(r"¿¿|\?\?|¿\?|\?¿", _prose(text)))
+    return len(re.findall(r"¿¿|\?\?|¿\?|\?¿", _outside_math(text)))
 
 
 def _unbalanced_marks(text: str) -> int:
     count = 0
-    for sentence in re.split(r"(?<=[.!])\s+|\n", _prose(text)):  # not inside "3.5"
+    for sentence in re.split(r"(?<=[.!])\s+|\n", _outside_math(text)):  # not inside "3.5"
         depth = 0
         for ch in sentence:
             if ch == "¿":

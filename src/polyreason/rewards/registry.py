@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from polyreason.errors import UserError
+from polyreason.errors import UserError, did_you_mean
 from polyreason.rewards.accuracy import accuracy, cosine, soft_overlong
 from polyreason.rewards.format import format_reward, tag_count
 from polyreason.rewards.inputs import log_mean
 from polyreason.rewards.language import language
 from polyreason.rewards.naturalness import naturalness
 from polyreason.rewards.repetition import repetition
+from polyreason.rewards.suite import combine
 
 RewardFn = Callable[..., list[float | None]]
 
@@ -35,9 +35,7 @@ def reward_names() -> list[str]:
 
 
 def _unknown(name: str) -> UserError:
-    close = difflib.get_close_matches(name, REWARDS, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return UserError(f"unknown reward {name!r}{hint}; valid rewards: {', '.join(reward_names())}")
+    return UserError(f"unknown reward {name!r}{did_you_mean(name, REWARDS)}; valid rewards: {', '.join(reward_names())}")
 
 
 def build_reward(name: str, **params: Any) -> RewardFn:
@@ -69,8 +67,8 @@ def build_composite(
     language: str | None = None,
 ) -> RewardFn:
     """Weighted sum of rewards: total = Σ_k w_k · r_k, each component logged (``log_metric``) as
-    ``composite/<name>``.  A component returning None (e.g. accuracy with an unparseable gold) makes the
-    total None, so TRL skips the sample.  The callable also exposes ``components(prompts, completions, **kw)``
+    ``composite/<name>``.  Components returning None are left out of the sum, and a sample no component
+    scored gets None (:func:`polyreason.rewards.suite.weighted_sum`, TRL's own rule).  The callable also exposes ``components(prompts, completions, **kw)``
     returning every part, used by ``polyreason score``.  ``language`` (e.g. the recipe's) becomes the
     ``language`` parameter of every component that has one and was not given it in ``params``; a
     ``language`` dataset column still wins row by row.
@@ -101,13 +99,3 @@ def build_composite(
     composite.components = components  # type: ignore[attr-defined]
     return composite
 
-
-def combine(
-    weights: Mapping[str, float], values: Mapping[str, list[float | None]], n: int
-) -> list[float | None]:
-    """Per-sample Σ w·r; None where any weighted component is None."""
-    totals: list[float | None] = []
-    for i in range(n):
-        parts = [(w, values[name][i]) for name, w in weights.items()]
-        totals.append(None if any(v is None for _, v in parts) else sum(w * v for w, v in parts))  # type: ignore
-    return totals

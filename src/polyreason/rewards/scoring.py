@@ -1,4 +1,8 @@
-"""Scoring files of completions with a weighted set of rewards (the library side of ``polyreason score``)."""
+"""Scoring files of completions with a weighted set of rewards (the library side of ``polyreason score``).
+
+Rewards are built by :func:`polyreason.rewards.registry.build_composite` from weights and parameters; for a
+recipe, :func:`polyreason.rewards.suite.suite_from_specs` gives the ones training uses.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from polyreason.errors import UserError
-from polyreason.rewards.registry import build_composite, combine, reward_names
+from polyreason.rewards.registry import build_composite, reward_names
+from polyreason.rewards.suite import combine
 
 DEFAULT_CHUNK = 256
 
@@ -53,26 +58,9 @@ def parse_param(item: str) -> tuple[str, str, Any]:
     return name, param, value
 
 
-def rewards_from_recipe(path: str | Path) -> tuple[dict[str, float], dict[str, dict], str]:
-    """(weights, params, language) from a recipe's ``rewards`` section (else its first GRPO stage's)."""
-    from polyreason.config import load_recipe
-
-    recipe = load_recipe(path)
-    specs = dict(recipe.rewards or {})
-    if not specs:
-        for stage in recipe.stages:
-            if getattr(stage, "rewards", None):
-                specs = dict(stage.rewards)
-                break
-    if not specs:
-        raise UserError(f"{path}: the recipe has no rewards section; fix: add `rewards:` or use --rewards")
-    weights = {name: float(spec.weight) for name, spec in specs.items()}
-    params = {name: dict(spec.params) for name, spec in specs.items() if spec.params}
-    return weights, params, recipe.language
-
-
 def read_rows(path: str | Path) -> list[dict]:
-    """Read and check ``{"completion": str, "answer": str, "language"?: str}`` rows; errors name the line."""
+    """Read and check ``{"completion": str, "answer": str, "language"?: str, "n_tokens"?: int}`` rows; errors
+    name the line."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"input file {str(path)!r} does not exist; fix: check the path")
@@ -112,6 +100,9 @@ def _check_row(row: Any, path: Path, lineno: int) -> dict:
     lang = row.get("language")
     if lang is not None and not isinstance(lang, str):
         raise UserError(f'{where}: "language" must be a string like "es" (got {lang!r})')
+    n_tokens = row.get("n_tokens")
+    if n_tokens is not None and (isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 0):
+        raise UserError(f'{where}: "n_tokens" must be a whole number >= 0 (got {n_tokens!r}); fix the row')
     return row
 
 
@@ -124,8 +115,12 @@ def score_rows(
     chunk: int = DEFAULT_CHUNK,
     progress: bool = True,
 ) -> Iterable[dict]:
-    """Yield each row (in order) with ``rewards`` {name: value} and ``total`` (Σ weight·value, None if any
-    weighted part is None) added."""
+    """Yield each row (in order) with ``rewards`` {name: value} and ``total`` added.
+
+    ``total`` follows :func:`polyreason.rewards.suite.weighted_sum` (TRL's rule: None parts left out, None
+    when no part scored).  A row's ``n_tokens`` (completion length in tokens, as training counts it) is
+    what the length-aware rewards measure; rows without one are measured in words.
+    """
     composite = build_composite(weights, params, language=language)
     chunks = range(0, len(rows), chunk)
     if progress:
@@ -137,6 +132,7 @@ def score_rows(
         kwargs = {
             "answer": [r["answer"] for r in batch],
             "language": [r.get("language") or language for r in batch],
+            "n_tokens": [r.get("n_tokens") for r in batch],
         }
         completions = [r["completion"] for r in batch]
         parts = composite.components([r.get("prompt") for r in batch], completions, **kwargs)

@@ -5,7 +5,13 @@ TRL defaults matter on CPU and are overridden on purpose (see docs/training.md):
 
 * ``bf16``: TRL defaults to ``True``; on CPUs without native bf16 that is ~10x slower.  ``bf16: auto`` in a
   recipe means "bf16 only where it is native" (:func:`polyreason.models.bf16_native`).
-* ``gradient_checkpointing``: TRL defaults to ``True``; the recipe decides (default off).
+* ``gradient_checkpointing``: TRL defaults to ``True``; the recipe decides (default off).  It is passed as
+  transformers 5's ``activation_checkpointing`` (``gradient_checkpointing`` is its deprecated alias).
+
+TRL defaults that change results are passed explicitly too: ``vllm_importance_sampling_correction`` (TRL: on,
+mode ``sequence_mask``), ``multi_objective_aggregation``, ``top_entropy_quantile``, ``entropy_coef``.  A stage's
+``trl:`` block (checked in :func:`polyreason.config.check_trl_block`) adds any other TRL field last; it can never
+override a field set here, because those names are refused when the recipe loads.
 
 transformers 5 removed ``warmup_ratio``; ``warmup_steps`` accepts a float in ``[0, 1)`` as a ratio of the total
 steps, so ``warmup_ratio: 0.1`` becomes ``warmup_steps=0.1`` (and a ratio of 0 becomes ``warmup_steps=0``).
@@ -15,13 +21,10 @@ The functions return plain dicts so the mapping can be inspected and tested with
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from polyreason.config import GRPOStage, Recipe, SFTStage
-
-# TRL GRPO settings each preset resolves to (config.py fills the stage fields; this is what TRL receives).
-# dr_grpo: loss = token sum / (batch · max_completion_length), advantage r − mean (scale_rewards="none").
-# dapo: loss = global token mean, clip-higher ε_high = 0.28, plus soft overlong reward and dynamic sampling.
 
 
 def resolve_bf16(value: bool | str) -> bool:
@@ -59,17 +62,21 @@ def common_kwargs(recipe: Recipe, stage: SFTStage | GRPOStage, output_dir: str) 
         "run_name": recipe.tracking.run_name or recipe.name,
         "bf16": resolve_bf16(stage.bf16),
         "fp16": False,
-        "gradient_checkpointing": stage.gradient_checkpointing,
+        "activation_checkpointing": stage.gradient_checkpointing,
         "disable_tqdm": True,  # polyreason draws its own progress bar (with ETA) from a callback
         "save_only_model": False,  # optimizer + scheduler + RNG state are needed for an exact resume
         "dataloader_num_workers": 0,
+        "push_to_hub": stage.push_to_hub,
+        "hub_model_id": stage.hub_model_id,
+        "hub_strategy": stage.hub_strategy,
+        "hub_private_repo": stage.hub_private_repo,
     }
     if stage.lr_scheduler == "cosine_with_min_lr":
         kwargs["lr_scheduler_kwargs"] = (
             {"min_lr_rate": stage.min_lr_rate} if stage.min_lr_rate is not None else {"min_lr": stage.min_lr}
         )
     if stage.gradient_checkpointing:
-        kwargs["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+        kwargs["activation_checkpointing_kwargs"] = {"use_reentrant": False}
     return kwargs
 
 
@@ -79,15 +86,15 @@ def sft_kwargs(recipe: Recipe, stage: SFTStage, output_dir: str) -> dict[str, An
     kwargs.update(
         max_length=stage.max_length,
         packing=stage.packing,
-        # prompt/completion rows: TRL masks the prompt (system + user turns) out of the loss
+        # rows arrive tokenised with a completion_mask over every assistant turn (train/datasets.py)
         completion_only_loss=stage.completion_only_loss,
         assistant_only_loss=False,
-        dataset_num_proc=None,
     )
     if stage.packing:
-        # "wrapped" packing needs no flash-attention (position_ids) support and works on CPU; "bfd" is TRL's
-        # default and implies padding_free, which silently mixes sequences with sdpa/eager attention.
-        kwargs["packing_strategy"] = "bfd" if _flash_attention(recipe) else "wrapped"
+        # Best-fit-decreasing packing is padding-free: the collator emits position_ids restarting at 0 for each
+        # sample and no attention mask, and the attention (see packing_attention) keeps samples apart.
+        kwargs["packing_strategy"] = "bfd"
+    kwargs.update(copy.deepcopy(stage.trl))  # TRL may mutate dict values (generation_kwargs)
     return kwargs
 
 
@@ -103,12 +110,19 @@ def grpo_kwargs(recipe: Recipe, stage: GRPOStage, output_dir: str, reward_weight
         epsilon=stage.epsilon,
         epsilon_high=stage.epsilon_high,
         loss_type=stage.loss_type,
+        importance_sampling_level=stage.importance_sampling_level,
         scale_rewards=stage.scale_rewards,
         num_iterations=stage.num_iterations,
         mask_truncated_completions=stage.mask_truncated_completions,
+        top_entropy_quantile=stage.top_entropy_quantile,
+        off_policy_mask_threshold=stage.off_policy_mask_threshold,
+        entropy_coef=stage.entropy_coef,
+        multi_objective_aggregation=stage.multi_objective_aggregation,
         reward_weights=reward_weights,
         log_completions=False,  # polyreason samples completions into completions.jsonl itself (no console dump)
         use_vllm=stage.use_vllm,
+        vllm_importance_sampling_correction=stage.vllm_importance_sampling_correction,
+        vllm_importance_sampling_mode=stage.vllm_importance_sampling_mode,
     )
     if stage.use_vllm:
         kwargs["vllm_mode"] = stage.vllm_mode
@@ -118,12 +132,26 @@ def grpo_kwargs(recipe: Recipe, stage: GRPOStage, output_dir: str, reward_weight
             kwargs["vllm_server_base_url"] = stage.vllm_server_base_url
         if stage.vllm_max_model_len is not None:
             kwargs["vllm_max_model_length"] = stage.vllm_max_model_len
+    kwargs.update(copy.deepcopy(stage.trl))  # TRL may mutate dict values (generation_kwargs)
     return kwargs
 
 
-def _flash_attention(recipe: Recipe) -> bool:
-    impl = recipe.model.attn_implementation or ""
-    return impl.startswith("flash_attention") or impl.startswith("kernels-community/flash")
+def packing_attention(recipe: Recipe, dtype: Any) -> str:
+    """The attention implementation a packed SFT stage uses: the recipe's, else chosen from the hardware.
+
+    flash_attention_2 where it can run (CUDA, the ``flash_attn`` package, a 16-bit dtype): it reads the
+    collator's ``cu_seq_lens`` and never builds a mask.  Elsewhere ``sdpa``: transformers 5.23 turns packed
+    ``position_ids`` (no attention mask, no cache: TRL's SFT forward passes ``use_cache=False``) into a
+    block-diagonal causal mask, so samples do not attend to each other (tests/test_train_packing.py).
+    """
+    if recipe.model.attn_implementation:
+        return recipe.model.attn_implementation
+    import importlib.util
+
+    import torch
+
+    flash_ok = torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None
+    return "flash_attention_2" if flash_ok and dtype in (torch.bfloat16, torch.float16) else "sdpa"
 
 
 def build_sft_config(recipe: Recipe, stage: SFTStage, output_dir: str) -> Any:

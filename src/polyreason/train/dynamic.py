@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -120,17 +121,24 @@ def make_trainer_class() -> type:
             **kwargs: Any,
         ) -> None:
             super().__init__(*args, **kwargs)
+            # completion lengths the rewards saw, in the order of TRL's self._logs (same bound)
+            self._logged_lengths: deque[int] = deque(maxlen=self.args.generation_batch_size)
             self.dynamic_sampling = dynamic_sampling
             self.dynamic_sampling_max_rounds = dynamic_sampling_max_rounds
             self.completions_path = completions_path
             self.completions_per_step = completions_per_step
             self.completions_meta = completions_meta or {}
             self._last_rewards: Any = None
+            self._completions_step = -1  # the last step whose completions were written
 
         # ------------------------------------------------------------------ dynamic sampling
         def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # noqa: D401
+            from accelerate.utils import gather_object
+
             rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
             self._last_rewards = rewards_per_func
+            # TRL logs gather_object(completions) once per call of this method: log the lengths alike
+            self._logged_lengths.extend(gather_object([len(ids) for ids in completion_ids_list]))
             return rewards_per_func
 
         def _signal_mask(self, n_local: int) -> Any:
@@ -234,11 +242,13 @@ def make_trainer_class() -> type:
 
         def _write_completions(self) -> None:
             prompts = list(self._logs["prompt"])
-            if not prompts:
-                return
+            if not prompts or self.state.global_step == self._completions_step:
+                return  # the end-of-training log would write the last step's sample a second time
+            self._completions_step = self.state.global_step
             completions = list(self._logs["completion"])
             advantages = list(self._logs["advantages"])
             rewards = {name: list(values) for name, values in self._logs["rewards"].items()}
+            lengths = list(self._logged_lengths)
             step = self.state.global_step
             picks = sorted(random.Random(step).sample(range(len(prompts)), min(self.completions_per_step, len(prompts))))
             path = Path(self.completions_path)
@@ -250,6 +260,7 @@ def make_trainer_class() -> type:
                         "prompt": _text(prompts[i], last_user=True),
                         "completion": _text(completions[i]),
                         "rewards": {k: _num(v[i]) for k, v in rewards.items() if i < len(v)},
+                        "n_tokens": lengths[i] if i < len(lengths) else None,
                         "advantage": _num(advantages[i]) if i < len(advantages) else None,
                     }
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")

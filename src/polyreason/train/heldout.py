@@ -26,7 +26,7 @@ class HeldOutScore:
     n: int
     accuracy: float
     format: float
-    mean_reward: float
+    mean_reward: float | None
     mean_length: float
     seconds: float
 
@@ -81,8 +81,14 @@ def score_heldout(
     max_new_tokens: int = 64,
     batch_size: int = 100,
 ) -> tuple[HeldOutScore, list[dict[str, Any]]]:
-    """Evaluate ``model`` greedily on ``problems`` (RL rows); returns the scores and per-problem records."""
-    from polyreason.rewards import build_reward
+    """Evaluate ``model`` greedily on ``problems`` (RL rows); returns the scores and per-problem records.
+
+    ``mean_reward`` is the mean of :func:`polyreason.rewards.suite.weighted_sum` over the problems that have
+    a total (the training rule); build ``reward_weights``/``reward_params`` with
+    :func:`polyreason.rewards.suite.suite_from_specs` to score as training does.
+    """
+    from polyreason.rewards import build_composite, build_reward
+    from polyreason.rewards.suite import mean_total
     from polyreason.verify import verify_batch
 
     started = time.monotonic()
@@ -93,20 +99,16 @@ def score_heldout(
     languages = [p.get("language", "en") for p in problems]
     verdicts = verify_batch(golds, texts, languages)
     completions = [[{"role": "assistant", "content": t}] for t in texts]
-    ids = [[0] * n for n in lengths]
-    columns = {"answer": golds, "language": languages, "completion_ids": ids}
+    columns = {"answer": golds, "language": languages, "n_tokens": lengths}
     fmt = build_reward("format")(prompts, completions, **columns)
-    total = [0.0] * len(texts)
-    for name, weight in reward_weights.items():
-        values = build_reward(name, **(reward_params or {}).get(name, {}))(prompts, completions, **columns)
-        total = [t + weight * (v or 0.0) for t, v in zip(total, values, strict=True)]
+    totals = build_composite(reward_weights, reward_params)(prompts, completions, **columns)
     n = len(problems)
     score = HeldOutScore(
         label=label,
         n=n,
         accuracy=sum(bool(v.correct) for v in verdicts) / n,
         format=sum(f == 1.0 for f in fmt) / n,
-        mean_reward=sum(total) / n,
+        mean_reward=mean_total(totals),
         mean_length=sum(lengths) / n,
         seconds=time.monotonic() - started,
     )

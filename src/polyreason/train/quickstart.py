@@ -4,7 +4,8 @@
 evaluates after each stage on the *same* problems, and returns every measured number.  SFT's gain and GRPO's
 gain are reported separately (GRPO's is "after GRPO − after SFT"), so SFT's gain never stands in for RL's.
 
-``QUICKSTART_RECIPE`` is the recipe; ``recipes/quickstart.yaml`` holds the same values (a test checks it).
+The recipe is one YAML file shipped in the package (:func:`quickstart_yaml`); ``recipes/quickstart.yaml`` in a
+checkout links to it.
 """
 
 from __future__ import annotations
@@ -17,62 +18,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyreason.config import Recipe, apply_override, recipe_from_dict
+from polyreason.config import Recipe, parse_recipe
 
 log = logging.getLogger(__name__)
 
-# Sized for ≤ 15 minutes on a 2-core CPU (see docs/quickstart.md for the measured timings).
-QUICKSTART_RECIPE: dict[str, Any] = {
-    "name": "quickstart",
-    "seed": 42,
-    "output_dir": "runs/quickstart",
-    "language": "en",
-    "model": {"spec": "smollm2-135m", "dtype": "float32"},
-    "data": {
-        "train": "synthetic:2000:en:easy:add_sub",
-        "sft": "synthetic:128:en:easy:add_sub",
-    },
-    "rewards": {"accuracy": 1.0, "format": 0.5},
-    "stages": [
-        {
-            "type": "sft",
-            "learning_rate": 1e-4,
-            "lr_scheduler": "cosine",
-            "warmup_ratio": 0.1,
-            "per_device_batch_size": 8,
-            "epochs": 1,
-            "max_length": 256,
-            "save_steps": 1000,
-        },
-        {
-            "type": "grpo",
-            "preset": "dr_grpo",
-            "learning_rate": 1e-5,
-            "lr_scheduler": "constant",
-            "adam_beta2": 0.99,
-            "num_generations": 8,
-            "per_device_batch_size": 32,
-            "max_steps": 8,
-            "max_prompt_length": 128,
-            "max_completion_length": 80,
-            "temperature": 1.0,
-            "save_steps": 4,
-        },
-    ],
-    "tracking": {"logging_steps": 1, "log_completions": True},
-}
+QUICKSTART_RESOURCE = ("resources", "recipes", "quickstart.yaml")  # under the installed polyreason package
+
+
+def quickstart_yaml() -> str:
+    """The quickstart recipe's YAML, read from the package (the file recipes/quickstart.yaml links to)."""
+    from importlib import resources
+
+    return resources.files("polyreason").joinpath(*QUICKSTART_RESOURCE).read_text(encoding="utf-8")
 
 
 def quickstart_recipe(overrides: list[str] | None = None, output_dir: str | None = None) -> Recipe:
-    """The quickstart recipe with ``--set`` style overrides applied."""
-    import copy
-
-    raw = copy.deepcopy(QUICKSTART_RECIPE)
-    for item in overrides or []:
-        apply_override(raw, item)
+    """The quickstart recipe with ``--set`` style overrides applied (and ``output_dir``, if given)."""
+    recipe = parse_recipe(quickstart_yaml(), "quickstart recipe (polyreason/resources/recipes/quickstart.yaml)",
+                          overrides)
     if output_dir is not None:
-        raw["output_dir"] = output_dir
-    return recipe_from_dict(raw, source="quickstart")
+        recipe.output_dir = output_dir  # validated on assignment
+    return recipe
 
 
 @dataclass
@@ -108,15 +74,16 @@ def run_quickstart(
 ) -> QuickstartResult:
     """Evaluate → train (each stage) → evaluate after each stage, on the same held-out problems."""
     from polyreason.models import load_model
+    from polyreason.rewards import suite_from_specs
     from polyreason.train.heldout import score_heldout
     from polyreason.train.runner import run_recipe
 
     started = time.monotonic()
     out = Path(recipe.output_dir)
     problems = heldout_problems(eval_problems, recipe.seed, recipe.language)
-    weights = {name: spec.weight for name, spec in recipe.rewards.items()}
-    params = {name: dict(spec.params) for name, spec in recipe.rewards.items()}
-    max_new = max((getattr(s, "max_completion_length", 0) for s in recipe.stages), default=0) or 64
+    specs, budget = recipe.trained_rewards()
+    weights, params = suite_from_specs(specs, budget)
+    max_new = budget or 64
     result = QuickstartResult(output_dir=str(out), model_dir="")
 
     def evaluate(spec: str, label: str) -> None:

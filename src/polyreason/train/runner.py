@@ -8,7 +8,8 @@ Output directory layout::
     OUT/stages/<i>-<type>/    the stage's TRL output: checkpoint-<step>/ (model, optimizer, scheduler, RNG state)
     OUT/stages/<i>-<type>/final/   the stage's final model (the last stage writes OUT/model/ instead)
     OUT/model/                the run's final model (+ tokenizer)
-    OUT/summary.json          per-stage runtime, steps, last metrics; where the final model is
+    OUT/stages/<i>-<type>/usage.json   the stage's wall time, device, peak memory (polyreason.report.cost)
+    OUT/summary.json          per-stage runtime, steps, last metrics, cost; where the final model is
 
 Resume (``resume=True``): finished stages (final model present) are skipped; the interrupted stage restarts
 from its last checkpoint, and metrics/completions logged after that checkpoint are dropped first, so the files
@@ -17,8 +18,10 @@ end with no duplicated and no missing steps.  Everything else is written to ``pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -28,6 +31,7 @@ from typing import Any
 
 from polyreason.config import GRPOStage, Recipe, SFTStage, dump_recipe
 from polyreason.errors import UserError
+from polyreason.report import cost
 from polyreason.train import args as targs
 from polyreason.train.callbacks import make_callbacks, read_jsonl_tolerant, truncate_jsonl
 from polyreason.train.datasets import grpo_records, sft_records, to_dataset
@@ -113,8 +117,14 @@ def run_recipe(
         if on_stage_end is not None:
             on_stage_end(index, stage, model_spec)
     result = RunResult(str(out), model_spec, results, str(metrics_path), time.monotonic() - start)
-    _write_json(out / "summary.json", _summary(recipe, result))
+    if is_main_process():
+        _write_json(out / "summary.json", _summary(recipe, result))
     return result
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a multi-process launch (torchrun/accelerate set RANK), or a plain run: the run-file writer."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 _TRACKER_MODULES = {"wandb": ("wandb",), "trackio": ("trackio",), "tensorboard": ("tensorboard", "tensorboardX")}
@@ -144,6 +154,8 @@ def _prepare_output(out: Path, recipe: Recipe, resume: bool) -> None:
     saved = out / "recipe.yaml"
     if resume and saved.exists() and saved.read_text(encoding="utf-8") != text:
         log.warning("resuming with a recipe that differs from %s; the new one is saved", saved)
+    if not is_main_process():
+        return
     tmp = saved.with_suffix(".yaml.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(saved)
@@ -166,7 +178,9 @@ def _run_stage(
     sdir = stage_dir(out, index, stage)
     sdir.mkdir(parents=True, exist_ok=True)
     checkpoint = last_checkpoint(sdir) if resume else None
-    if checkpoint is not None:
+    if not is_main_process():
+        pass  # only rank 0 writes (and so trims) the run's log files
+    elif checkpoint is not None:
         step = int(checkpoint.name.rsplit("-", 1)[-1])
         truncate_jsonl(out / "metrics.jsonl", index, step)
         truncate_jsonl(out / "completions.jsonl", index, step)
@@ -175,6 +189,7 @@ def _run_stage(
         # a fresh start of this stage: forget whatever a killed earlier attempt logged for it
         truncate_jsonl(out / "metrics.jsonl", index, -1)
         truncate_jsonl(out / "completions.jsonl", index, -1)
+    meter = cost.StageMeter.start(device_count=recipe.cost.device_count)
     model, tokenizer = load_for_training(recipe, model_spec)
     if stage.trainable_layers is not None:
         from polyreason.train.freeze import train_top_layers
@@ -192,6 +207,7 @@ def _run_stage(
     runtime = time.monotonic() - started
     target = final_dir(out, index, recipe)
     save_final(trainer, tokenizer, target)
+    meter.finish(sdir / cost.USAGE_FILE)
     summary = dict(callbacks[0].summary)
     return StageResult(index, stage.type, str(target), trainer.state.global_step, runtime, summary=summary)
 
@@ -281,43 +297,54 @@ def _sft_trainer(recipe: Recipe, index: int, stage: SFTStage, model: Any, tokeni
     dataset = to_dataset(sft_records(rows, tokenizer, system_prompt=recipe.data.system_prompt,
                                      language=recipe.language))
     config = targs.build_sft_config(recipe, stage, str(sdir))
+    if stage.packing:  # packed samples are kept apart by position ids; the attention must honour them
+        model.set_attn_implementation(targs.packing_attention(recipe, model.dtype))
     tokenizer.padding_side = "right"  # training pads on the right; generation (GRPO, eval) on the left
-    return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                      peft_config=_peft_config(stage))
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=_peft_config(stage))
+    _check_world(trainer)
+    return trainer
 
 
-# Length-aware rewards default their length budget to the stage's max_completion_length.
-_LENGTH_REWARDS = ("cosine", "soft_overlong")
+def _check_world(trainer: Any) -> None:
+    """Refuse launches where accelerate silently ignored the requested parallelism.
 
-
-def reward_params(name: str, params: dict[str, Any], max_completion_length: int | None) -> dict[str, Any]:
-    """``params`` with stage-derived defaults: ``max_len`` (and a soft_overlong ``cache`` of a quarter of it)."""
-    params = dict(params)
-    if name in _LENGTH_REWARDS and max_completion_length and "max_len" not in params:
-        params["max_len"] = max_completion_length
-        if name == "soft_overlong" and "cache" not in params:
-            params["cache"] = max(1, min(200, max_completion_length // 4))
-    return params
+    Two real cases (accelerate 1.15): without GPUs, FSDP and DeepSpeed configs are not enabled (its
+    AcceleratorState switches to FSDP only from the GPU-like multi-device types, and DeepSpeed is skipped on
+    CPU), so N launched processes either train as N independent single processes that each write the model, or
+    as plain DDP while the config promised sharding.
+    """
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and trainer.accelerator.num_processes == 1:
+        raise UserError(
+            f"launched as {launched} processes, but the trainer runs as 1 (accelerate found no distributed "
+            "backend: no GPUs, and the process was not told to use the CPU); every process would train alone and "
+            "write the model; fix: on CPU set ACCELERATE_USE_CPU=true (gloo), or launch one process"
+        )
+    for env, enabled, name in (("ACCELERATE_USE_FSDP", trainer.is_fsdp_enabled, "FSDP"),
+                               ("ACCELERATE_USE_DEEPSPEED", trainer.is_deepspeed_enabled, "DeepSpeed")):
+        if os.environ.get(env, "false").lower() == "true" and not enabled:
+            raise UserError(
+                f"the accelerate config asks for {name}, but accelerate did not enable it (it needs GPUs; on CPU "
+                f"it would run unsharded DDP instead); fix: use a GPU machine, or a config with distributed_type "
+                "MULTI_GPU plus ACCELERATE_USE_CPU=true for plain data-parallel on CPU"
+            )
 
 
 def build_reward_funcs(
     rewards: dict[str, Any], reward_factory: RewardFactory | None = None, max_completion_length: int | None = None
 ) -> tuple[list[Any], list[float]]:
-    """One TRL reward callable per recipe reward (by name, with params) and the matching weights."""
+    """One TRL reward callable per recipe reward and the matching weights, built as
+    :func:`polyreason.rewards.suite.suite_from_specs` says (``polyreason score --recipe`` builds the same)."""
+    from polyreason.rewards import build_reward, suite_from_specs
+
     if reward_factory is None:
-        try:
-            from polyreason.rewards import build_reward
-        except ImportError as exc:
-            raise UserError(f"the reward suite is not available ({exc}); fix: reinstall polyreason") from None
 
         def reward_factory(name: str, params: dict[str, Any]) -> Any:
             return build_reward(name, **params)
 
-    funcs, weights = [], []
-    for name, spec in rewards.items():
-        funcs.append(reward_factory(name, reward_params(name, spec.params, max_completion_length)))
-        weights.append(float(spec.weight))
-    return funcs, weights
+    weights, params = suite_from_specs(rewards, max_completion_length)
+    return [reward_factory(name, params[name]) for name in weights], list(weights.values())
 
 
 def _grpo_trainer(
@@ -338,7 +365,7 @@ def _grpo_trainer(
                                       system_prompt=recipe.data.system_prompt, language=recipe.language))
     config = targs.build_grpo_config(recipe, stage, str(sdir), weights)
     trainer_cls = make_trainer_class()
-    return trainer_cls(
+    trainer = trainer_cls(
         model=model,
         reward_funcs=funcs,
         args=config,
@@ -350,26 +377,87 @@ def _grpo_trainer(
         completions_path=str(out / "completions.jsonl") if recipe.tracking.log_completions else None,
         completions_meta={"stage": index},
     )
+    _check_world(trainer)
+    return trainer
 
 
 def save_final(trainer: Any, tokenizer: Any, target: Path) -> None:
-    """Save the trained model (LoRA merged into the weights) and tokenizer atomically to ``target``."""
-    if not trainer.accelerator.is_main_process:
-        trainer.accelerator.wait_for_everyone()
-        return
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+    """Save the trained model and tokenizer to ``target`` through the trainer, written once, atomically.
+
+    Every process calls this: ``trainer.save_model`` gathers the full state dict (FSDP: switched to
+    FULL_STATE_DICT for this save; DeepSpeed ZeRO-3: its 16-bit consolidation) and only the main process writes,
+    into ``target.tmp``, which is renamed to ``target`` when complete.  LoRA adapters are merged into the base
+    weights (from the gathered adapter, so it works when parameters are sharded).  With ``push_to_hub`` the final
+    model is uploaded to ``hub_model_id`` too.
+    """
+    acc = trainer.accelerator
     tmp = target.with_name(target.name + ".tmp")
-    if tmp.exists():
+    if acc.is_main_process and tmp.exists():
         shutil.rmtree(tmp)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.padding_side = "left"
-    tokenizer.save_pretrained(tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    trainer.accelerator.wait_for_everyone()
+    # training pads on the right; generation (GRPO, eval) on the left.  init_kwargs is what save_pretrained
+    # writes to tokenizer_config.json: without it the saved tokenizer reloads with transformers' default (right).
+    tokenizer.padding_side = tokenizer.init_kwargs["padding_side"] = "left"
+    acc.wait_for_everyone()
+    with _full_state_dict(trainer):
+        trainer.save_model(str(tmp), _internal_call=True)  # collective; writes on the main process only
+    if acc.is_main_process:
+        if (tmp / "adapter_config.json").is_file():
+            _merge_adapter(trainer, tmp)
+        tokenizer.save_pretrained(tmp)
+        _check_saved(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+        log.info("final model written to %s by process 0 of %d", target, acc.num_processes)
+        if trainer.args.push_to_hub:
+            _push_final(trainer, target)
+    acc.wait_for_everyone()
+
+
+@contextlib.contextmanager
+def _full_state_dict(trainer: Any) -> Any:
+    """Under FSDP, make ``save_model`` gather a full state dict (it writes nothing for SHARDED_STATE_DICT)."""
+    plugin = getattr(trainer.accelerator.state, "fsdp_plugin", None) if trainer.is_fsdp_enabled else None
+    if plugin is None:
+        yield
+        return
+    before = plugin.state_dict_type
+    plugin.set_state_dict_type("FULL_STATE_DICT")
+    try:
+        yield
+    finally:
+        plugin.set_state_dict_type(before)
+
+
+def _merge_adapter(trainer: Any, directory: Path) -> None:
+    """Replace the adapter ``save_model`` wrote in ``directory`` by base weights with the adapter merged in."""
+    from peft import PeftModel
+
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    base_model = unwrapped.get_base_model()
+    base_path = unwrapped.peft_config["default"].base_model_name_or_path
+    base = type(base_model).from_pretrained(base_path, dtype=base_model.dtype)
+    merged = PeftModel.from_pretrained(base, str(directory)).merge_and_unload()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"):
+        (directory / name).unlink(missing_ok=True)
+    merged.save_pretrained(directory, safe_serialization=True)
+
+
+def _check_saved(directory: Path) -> None:
+    if not (directory / "config.json").is_file() or not any(directory.glob("*.safetensors")):
+        raise UserError(
+            f"the final model in {directory} has no config.json or weights (under DeepSpeed ZeRO-3 the 16-bit "
+            "weights are only gathered with zero3_save_16bit_model: true); fix: set it in the accelerate config"
+        )
+
+
+def _push_final(trainer: Any, target: Path) -> None:
+    from huggingface_hub import upload_folder
+
+    repo = trainer.hub_model_id or trainer.args.hub_model_id
+    upload_folder(repo_id=repo, folder_path=str(target), commit_message=f"polyreason: final model ({target.name})",
+                  token=trainer.args.hub_token, revision=trainer.args.hub_revision)
+    log.info("final model pushed to the hub: %s", repo)
 
 
 def _summary(recipe: Recipe, result: RunResult) -> dict[str, Any]:
@@ -381,8 +469,11 @@ def _summary(recipe: Recipe, result: RunResult) -> dict[str, Any]:
                        "runtime_s": round(st.runtime_s, 2), "skipped": st.skipped,
                        "logged_steps": len(last), "last_metrics": last[-1] if last else None,
                        "trainer_summary": st.summary})
-    return {"name": recipe.name, "model_dir": result.model_dir, "output_dir": result.output_dir,
-            "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2), "stages": stages}
+    usages = [cost.read_usage(stage_dir(Path(result.output_dir), st.index, recipe.stages[st.index]) / cost.USAGE_FILE)
+              for st in result.stages]
+    return {"name": recipe.name, "finished": True, "model_dir": result.model_dir, "output_dir": result.output_dir,
+            "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2), "stages": stages,
+            "cost": cost.train_cost(recipe, usages, records, [st.index for st in result.stages])}
 
 
 def _write_json(path: Path, obj: Any) -> None:

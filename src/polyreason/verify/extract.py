@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from polyreason.prompts import THINK_CLOSE, THINK_OPEN, answer_region
+from polyreason.text.region import THINK_CLOSE, THINK_OPEN, answer_region
 
 __all__ = ["THINK_CLOSE", "THINK_OPEN", "answer_region", "clean_text", "extract_answer"]
 MAX_SCAN_CHARS = 100_000  # only the tail of a longer completion is searched for the answer

@@ -60,3 +60,8 @@ def split_protected(text: str) -> list[tuple[bool, str]]:
     if last < len(text):
         parts.append((False, text[last:]))
     return parts
+
+
+def outside_spans(text: str) -> str:
+    """The text with every math and code span removed (each replaced by one space)."""
+    return " ".join(piece for is_math, piece in split_protected(text) if not is_math)

@@ -1,0 +1,11 @@
+"""Text analysis every layer shares (verify, rewards, evaluate, data); pure Python, no torch.
+
+* :mod:`~polyreason.text.region`: the think/answer convention -- what may be graded, what is reasoning.
+* :mod:`~polyreason.text.spans`: math and code spans, found in linear time.
+* :mod:`~polyreason.text.prose`: the words language ID should see.
+* :mod:`~polyreason.text.langid`: one offline fastText detector and ``MIN_LETTERS``.
+* :mod:`~polyreason.text.repetition`: loop, flood and character-loop statistics; the ``repetition_loop`` rule.
+* :mod:`~polyreason.text.analysis`: the per-completion analysis the language reward and the evaluation share.
+
+Nothing here imports the rest of polyreason except :mod:`polyreason.errors`.
+"""
