@@ -32,11 +32,14 @@ PHASES = ("generate", "rewards", "logps", "forward", "backward", "optimizer", "o
 
 
 def base_recipe(model: str, steps: int) -> dict:
-    from polyreason.train.quickstart import QUICKSTART_RECIPE
+    import yaml
 
-    grpo = next(s for s in QUICKSTART_RECIPE["stages"] if s["type"] == "grpo")
+    from polyreason.train.quickstart import quickstart_yaml
+
+    recipe = yaml.safe_load(quickstart_yaml())
+    grpo = next(s for s in recipe["stages"] if s["type"] == "grpo")
     stage = {**grpo, "max_steps": steps, "save_steps": 100_000}
-    return {**QUICKSTART_RECIPE, "name": "grpo-profile", "model": {"spec": model, "dtype": "float32"},
+    return {**recipe, "name": "grpo-profile", "model": {"spec": model, "dtype": "float32"},
             "stages": [stage], "tracking": {"logging_steps": 1, "log_completions": False}}
 
 
