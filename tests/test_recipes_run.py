@@ -10,7 +10,7 @@ import yaml
 from polyreason.config import GRPOStage, load_recipe
 from polyreason.train import run_recipe
 from polyreason.train.callbacks import read_jsonl_tolerant
-from polyreason.train.quickstart import QUICKSTART_RESOURCE, quickstart_recipe
+from polyreason.train.quickstart import QUICKSTART_FILES, quickstart_recipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -42,15 +42,17 @@ def test_accelerate_configs_parse(path):
     assert path.read_text(encoding="utf-8").startswith("#")
 
 
-def test_quickstart_recipe_has_one_source():
-    """The package reads the quickstart recipe from its own resource; recipes/quickstart.yaml is that file."""
+@pytest.mark.parametrize("language", sorted(QUICKSTART_FILES))
+def test_quickstart_recipe_has_one_source(language):
+    """The package reads each quickstart recipe from its own resource; recipes/quickstart*.yaml are those files."""
     from importlib import resources
 
-    resource = resources.files("polyreason").joinpath(*QUICKSTART_RESOURCE)
-    assert (RECIPES / "quickstart.yaml").samefile(str(resource))
-    assert quickstart_recipe() == load_recipe(RECIPES / "quickstart.yaml")
-    assert quickstart_recipe(["seed=7"], output_dir="elsewhere").model_dump() == {
-        **load_recipe(RECIPES / "quickstart.yaml").model_dump(), "seed": 7, "output_dir": "elsewhere"}
+    name = QUICKSTART_FILES[language]
+    resource = resources.files("polyreason").joinpath("resources", "recipes", name)
+    assert (RECIPES / name).samefile(str(resource))
+    assert quickstart_recipe(language=language) == load_recipe(RECIPES / name)
+    assert quickstart_recipe(["seed=7"], output_dir="elsewhere", language=language).model_dump() == {
+        **load_recipe(RECIPES / name).model_dump(), "seed": 7, "output_dir": "elsewhere"}
 
 
 def test_missing_tracker_is_a_user_error(tmp_path):

@@ -8,12 +8,18 @@ import pytest
 from polyreason.train.quickstart import heldout_problems, quickstart_recipe, run_quickstart
 
 
-def test_heldout_problems_never_meet_the_training_stream():
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_heldout_problems_are_the_test_half_never_trained_or_tuned_on(language):
     from polyreason.data import load_rows
 
-    held = {p["problem"] for p in heldout_problems(100, seed=42)}
-    train = {r["problem"] for r in load_rows(quickstart_recipe().data.train, split="train", kind="rl")}
-    assert len(held) == 100 and not held & train
+    recipe = quickstart_recipe(language=language)
+    held = {p["problem"] for p in heldout_problems(recipe, 200)}
+    train = {r["problem"] for r in load_rows(recipe.data.train, split="train", kind="rl")}
+    sft = {r["messages"][1]["content"] for r in load_rows(recipe.data.sft, split="train", kind="sft")}
+    spec = recipe.data.train.split(":")
+    val = {r["problem"] for r in load_rows(":".join([spec[0], "500", *spec[2:]]), split="val", kind="rl")}
+    assert len(held) == 200 and not held & train and not held & sft and not held & val
+    assert all(p["language"] == language for p in heldout_problems(recipe, 5))
 
 
 @pytest.mark.slow
@@ -51,3 +57,34 @@ def test_quickstart_scores_heldout_with_the_rewards_training_uses():
     weights, params = suite_from_specs(specs, budget)
     assert budget == recipe.stages[1].max_completion_length and params["cosine"] == {"max_len": budget}
     assert weights == {"accuracy": 1.0, "format": 0.5, "cosine": 1.0}
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_spanish_quickstart_end_to_end_on_the_tiny_model(tmp_path):
+    """`polyreason quickstart --language es` runs base → SFT → GRPO with the card's composite reward and
+    prints the per-stage language, naturalness and repetition columns in 80 columns."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "qs"
+    sets = ["model.spec=tiny-random", "stages.0.max_steps=1", "stages.1.max_steps=1",
+            "stages.1.trainable_layers=1", "stages.1.max_completion_length=16"]
+    cmd = [sys.executable, "-m", "polyreason.cli", "quickstart", "--language", "es", "--eval-problems", "10",
+           "-o", str(out)] + [arg for s in sets for arg in ("--set", s)]
+    env = {**os.environ, "COLUMNS": "80", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if "nat/100" in line)
+    assert all(col in header for col in ("acc", "format", "lang", "rep", "reward"))
+    assert max(len(line) for line in lines if not line.startswith("files:")) <= 80
+    assert any(line.startswith("GRPO's own gain: accuracy") for line in lines)
+    result = json.loads((out / "quickstart.json").read_text(encoding="utf-8"))
+    assert [s["label"] for s in result["scores"]] == ["base", "after sft", "after grpo"]
+    assert all(0.0 <= s["language_compliance"] <= 1.0 and s["n"] == 10 for s in result["scores"])
+    assert result["peak_rss_mb"] > 0
+    recipe = json.loads(json.dumps(__import__("yaml").safe_load((out / "recipe.yaml").read_text())))
+    assert recipe["language"] == "es" and set(recipe["rewards"]) == {"accuracy", "language", "format",
+                                                                      "repetition", "naturalness"}

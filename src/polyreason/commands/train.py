@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -60,7 +61,9 @@ def train(
 def quickstart(
     overrides: list[str] = SetOption,
     output: str = typer.Option(None, "--output", "-o", help="Default: runs/quickstart-<time>."),
-    eval_problems: int = typer.Option(100, "--eval-problems", min=10, help="Held-out problems to evaluate on."),
+    language: str = typer.Option("en", "--language", "-l", help="en, or es (the SmolLM3-ES story: Spanish "
+                                 "traces, then Dr. GRPO with the card's composite reward)."),
+    eval_problems: int = typer.Option(200, "--eval-problems", min=10, help="Held-out test problems to evaluate on."),
     seed: int = typer.Option(None, "--seed", help="Seed (training and the held-out problem draw)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted quickstart in -o/--output."),
     price_per_hour: float = PriceOption,
@@ -74,7 +77,7 @@ def quickstart(
     if seed is not None:
         items.append(f"seed={seed}")
     out = output or f"runs/quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
-    recipe = quickstart_recipe(items, out)
+    recipe = quickstart_recipe(items, out, language=language)
     console = Console()
     console.print(f"[bold]quickstart[/]: {recipe.model.spec}, {eval_problems} held-out problems, stages "
                   f"{' → '.join(s.type for s in recipe.stages)}; files in {out}", highlight=False)
@@ -84,14 +87,15 @@ def quickstart(
                       f"({score['seconds']:.0f} s)", highlight=False)
 
     result = run_quickstart(recipe, eval_problems=eval_problems, resume=resume, on_score=show)
-    console.print(_table(result.scores))
+    console.print(_table(result.scores, with_language=recipe.language != "en"))
     labels = [s["label"] for s in result.scores]
     for before, after in zip(labels, labels[1:], strict=False):
-        console.print(f"{after.removeprefix('after ').upper()} gain: accuracy "
-                      f"{result.gain(after, before):+.0%} (points), format {result.gain(after, before, 'format'):+.0%}",
-                      highlight=False)
-    console.print(f"total: accuracy {result.gain(labels[-1], labels[0]):+.0%} in {result.total_seconds / 60:.1f} min "
-                  f"wall time", highlight=False)
+        stage = after.removeprefix("after ").upper()
+        console.print(f"{stage}'s own gain: accuracy {100 * result.gain(after, before):+.1f} points, format "
+                      f"{100 * result.gain(after, before, 'format'):+.1f} points", highlight=False)
+    console.print(f"total: accuracy {100 * result.gain(labels[-1], labels[0]):+.1f} points in "
+                  f"{result.total_seconds / 60:.1f} min wall time, peak RSS {result.peak_rss_mb / 1024:.1f} GB",
+                  highlight=False)
     console.print(f"files: {result.output_dir} (quickstart.json, metrics.jsonl, completions.jsonl, "
                   f"heldout-*.jsonl); final model: {result.model_dir}", highlight=False)
 
@@ -104,12 +108,21 @@ def with_price(overrides: list[str] | None, price_per_hour: float | None) -> lis
     return items
 
 
-def _table(scores: list[dict]) -> Table:
-    table = Table(title="held-out problems (greedy)")
-    for col in ("model", "accuracy", "format", "mean reward", "mean length (tokens)", "eval time"):
-        table.add_column(col, justify="right" if col != "model" else "left")
+def _table(scores: list[dict], *, with_language: bool = False) -> Table:
+    """The before/after table; ``with_language`` adds reasoning-language compliance, naturalness flags per 100
+    completions and the mean repetition penalty (the Spanish quickstart's columns).  Fits 80 columns."""
+    table = Table(title="held-out test problems (greedy)", box=box.SIMPLE_HEAD, pad_edge=False)
+    cols = ["model", "acc", "format", "reward", "tokens", "time"]
+    if with_language:
+        cols[3:3] = ["lang", "nat/100", "rep"]
+    for col in cols:
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for s in scores:
-        reward = "–" if s["mean_reward"] is None else f"{s['mean_reward']:.3f}"
-        table.add_row(s["label"], f"{s['accuracy']:.0%}", f"{s['format']:.0%}", reward,
-                      f"{s['mean_length']:.1f}", f"{s['seconds']:.0f} s")
+        row = [s["label"], f"{s['accuracy']:.1%}", f"{s['format']:.0%}",
+               "–" if s["mean_reward"] is None else f"{s['mean_reward']:.2f}", f"{s['mean_length']:.0f}",
+               f"{s['seconds']:.0f}s"]
+        if with_language:
+            row[3:3] = [f"{s.get('language_compliance', 0.0):.0%}", f"{s.get('naturalness_per_100', 0.0):.1f}",
+                        f"{s.get('repetition_penalty', 0.0):.3f}"]
+        table.add_row(*row)
     return table

@@ -101,12 +101,16 @@ for _name, _rule in {
     register_naturalness_rule("es", _name, _rule)
 
 
-def naturalness_score(text: str, language: str, penalty: float = 0.25) -> float:
-    """1 − min(1, penalty·violations) over the rules of ``language``; 1.0 for a language without rules."""
+def naturalness_violations(text: str, language: str) -> int:
+    """Violations of the rules registered for ``language`` (0 for a language without rules)."""
     rules = NATURALNESS_RULES.get(language.lower().split("-")[0], {})
     text = text[:MAX_CHARS]
-    violations = sum(rule(text) for rule in rules.values())
-    return 1.0 - min(1.0, penalty * violations)
+    return sum(rule(text) for rule in rules.values())
+
+
+def naturalness_score(text: str, language: str, penalty: float = 0.25) -> float:
+    """1 − min(1, penalty·violations) over the rules of ``language``; 1.0 for a language without rules."""
+    return 1.0 - min(1.0, penalty * naturalness_violations(text, language))
 
 
 def naturalness(*, language: str | None = None, penalty: float = 0.25):

@@ -2,7 +2,10 @@
 
 It measures, on the same problems for every model: accuracy (``polyreason.verify``), format compliance (the
 ``format`` reward is 1.0: one ``<think>…</think>`` block with reasoning, then a ``\\boxed{}`` answer), the mean
-of the recipe's weighted reward, and the mean completion length in tokens.  ``polyreason eval`` is the full
+of the recipe's weighted reward, the mean completion length in tokens, and -- through the analysis the
+language and repetition rewards use (:func:`polyreason.text.analysis.analyze`) -- language compliance (the share
+of completions whose language score, 0.6·P(target | reasoning) + 0.4·P(target | answer) by fastText, is at
+least 0.5), naturalness violations per 100 completions and the mean repetition penalty.  ``polyreason eval`` is the full
 evaluator (benchmarks, n samples, pass@k); this one exists so training can report progress cheaply.
 """
 
@@ -17,6 +20,8 @@ from polyreason.prompts import build_messages, format_prompt
 
 log = logging.getLogger(__name__)
 
+COMPLIANT = 0.5  # a completion is in the target language when its language score reaches this
+
 
 @dataclass
 class HeldOutScore:
@@ -29,6 +34,10 @@ class HeldOutScore:
     mean_reward: float | None
     mean_length: float
     seconds: float
+    language_compliance: float = 0.0
+    language_score: float = 0.0
+    naturalness_per_100: float = 0.0
+    repetition_penalty: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +89,7 @@ def score_heldout(
     reward_params: dict[str, dict[str, Any]] | None = None,
     max_new_tokens: int = 64,
     batch_size: int = 100,
+    system_prompt: str | None = None,
 ) -> tuple[HeldOutScore, list[dict[str, Any]]]:
     """Evaluate ``model`` greedily on ``problems`` (RL rows); returns the scores and per-problem records.
 
@@ -88,12 +98,15 @@ def score_heldout(
     :func:`polyreason.rewards.suite.suite_from_specs` to score as training does.
     """
     from polyreason.rewards import build_composite, build_reward
+    from polyreason.rewards.naturalness import naturalness_violations
     from polyreason.rewards.suite import mean_total
+    from polyreason.text.analysis import analyze
     from polyreason.verify import verify_batch
 
     started = time.monotonic()
     model.eval()
-    prompts = [format_prompt(tokenizer, build_messages(p["problem"], p.get("language", "en"))) for p in problems]
+    prompts = [format_prompt(tokenizer, build_messages(p["problem"], p.get("language", "en"), system_prompt))
+               for p in problems]
     texts, lengths = generate_greedy(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
     golds = [str(p["answer"]) for p in problems]
     languages = [p.get("language", "en") for p in problems]
@@ -102,6 +115,8 @@ def score_heldout(
     columns = {"answer": golds, "language": languages, "n_tokens": lengths}
     fmt = build_reward("format")(prompts, completions, **columns)
     totals = build_composite(reward_weights, reward_params)(prompts, completions, **columns)
+    text_stats = [analyze(t, lang) for t, lang in zip(texts, languages, strict=True)]
+    flags = [naturalness_violations(t, lang) for t, lang in zip(texts, languages, strict=True)]
     n = len(problems)
     score = HeldOutScore(
         label=label,
@@ -111,10 +126,15 @@ def score_heldout(
         mean_reward=mean_total(totals),
         mean_length=sum(lengths) / n,
         seconds=time.monotonic() - started,
+        language_compliance=sum(a.language_score >= COMPLIANT for a in text_stats) / n,
+        language_score=sum(a.language_score for a in text_stats) / n,
+        naturalness_per_100=100 * sum(flags) / n,
+        repetition_penalty=sum(a.repetition_penalty for a in text_stats) / n,
     )
     records = [
-        {"problem": p["problem"], "answer": g, "completion": t, "correct": v.correct, "extracted": v.extracted}
-        for p, g, t, v in zip(problems, golds, texts, verdicts, strict=True)
+        {"problem": p["problem"], "answer": g, "completion": t, "correct": v.correct, "extracted": v.extracted,
+         "language_score": round(a.language_score, 4), "naturalness_violations": f}
+        for p, g, t, v, a, f in zip(problems, golds, texts, verdicts, text_stats, flags, strict=True)
     ]
     log.info("%s: accuracy %.2f, format %.2f (%d problems, %.0f s)", label, score.accuracy, score.format, n,
              score.seconds)
@@ -123,7 +143,7 @@ def score_heldout(
 
 def make_heldout_callback(problems: list[dict[str, Any]], *, every: int, at_start: bool, max_new_tokens: int,
                           reward_weights: dict[str, float], reward_params: dict[str, dict[str, Any]],
-                          on_record: Any) -> Any:
+                          on_record: Any, system_prompt: str | None = None) -> Any:
     """A TrainerCallback scoring ``problems`` greedily every ``every`` steps; ``on_record(step, dict)`` logs it.
 
     The record carries ``heldout/train_seconds``: the stage's training wall time so far, with the time spent in
@@ -144,7 +164,7 @@ def make_heldout_callback(problems: list[dict[str, Any]], *, every: int, at_star
             was_training = model.training
             score, _ = score_heldout(model, tokenizer, problems, label=f"step {state.global_step}",
                                      reward_weights=reward_weights, reward_params=reward_params,
-                                     max_new_tokens=max_new_tokens)
+                                     max_new_tokens=max_new_tokens, system_prompt=system_prompt)
             if was_training:
                 model.train()
             tokenizer.padding_side = "left"
@@ -154,6 +174,9 @@ def make_heldout_callback(problems: list[dict[str, Any]], *, every: int, at_star
             on_record(state.global_step, {
                 "heldout/accuracy": score.accuracy, "heldout/format": score.format,
                 "heldout/mean_reward": score.mean_reward, "heldout/mean_length": score.mean_length,
+                "heldout/language_compliance": score.language_compliance,
+                "heldout/naturalness_per_100": score.naturalness_per_100,
+                "heldout/repetition_penalty": score.repetition_penalty,
                 "heldout/n": score.n, "heldout/seconds": round(score.seconds, 2),
                 "heldout/train_seconds": round(train_seconds, 2),
             })

@@ -19,22 +19,30 @@ from pathlib import Path
 from typing import Any
 
 from polyreason.config import Recipe, parse_recipe
+from polyreason.errors import UserError
 
 log = logging.getLogger(__name__)
 
-QUICKSTART_RESOURCE = ("resources", "recipes", "quickstart.yaml")  # under the installed polyreason package
+# The recipe file of each quickstart language, under the installed package's resources/recipes/
+# (recipes/quickstart*.yaml in a checkout link to them).
+QUICKSTART_FILES = {"en": "quickstart.yaml", "es": "quickstart-es.yaml"}
 
 
-def quickstart_yaml() -> str:
-    """The quickstart recipe's YAML, read from the package (the file recipes/quickstart.yaml links to)."""
+def quickstart_yaml(language: str = "en") -> str:
+    """The quickstart recipe's YAML for ``language``, read from the package."""
     from importlib import resources
 
-    return resources.files("polyreason").joinpath(*QUICKSTART_RESOURCE).read_text(encoding="utf-8")
+    if language not in QUICKSTART_FILES:
+        raise UserError(f"no quickstart for language {language!r}; fix: one of {', '.join(QUICKSTART_FILES)}")
+    return resources.files("polyreason").joinpath("resources", "recipes", QUICKSTART_FILES[language]).read_text(
+        encoding="utf-8")
 
 
-def quickstart_recipe(overrides: list[str] | None = None, output_dir: str | None = None) -> Recipe:
-    """The quickstart recipe with ``--set`` style overrides applied (and ``output_dir``, if given)."""
-    recipe = parse_recipe(quickstart_yaml(), "quickstart recipe (polyreason/resources/recipes/quickstart.yaml)",
+def quickstart_recipe(overrides: list[str] | None = None, output_dir: str | None = None,
+                      language: str = "en") -> Recipe:
+    """The quickstart recipe of ``language`` with ``--set`` style overrides (and ``output_dir``, if given)."""
+    recipe = parse_recipe(quickstart_yaml(language),
+                          f"quickstart recipe (polyreason/resources/recipes/{QUICKSTART_FILES.get(language)})",
                           overrides)
     if output_dir is not None:
         recipe.output_dir = output_dir  # validated on assignment
@@ -51,36 +59,44 @@ class QuickstartResult:
     stage_seconds: list[float] = field(default_factory=list)
     total_seconds: float = 0.0
     grpo_metrics: dict[str, Any] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
 
     def gain(self, after: str, before: str, key: str = "accuracy") -> float:
         by = {s["label"]: s for s in self.scores}
         return by[after][key] - by[before][key]
 
 
-def heldout_problems(n: int, seed: int, language: str = "en") -> list[dict[str, Any]]:
-    """``n`` held-out synthetic problems (the synthetic split 'eval': never in any training stream)."""
-    from polyreason.data.synthetic import generate_problems
+def heldout_problems(recipe: Recipe, n: int) -> list[dict[str, Any]]:
+    """The ``n`` reported held-out problems: the *test* half of ``data.train``'s held-out split.
 
-    return list(generate_problems(n, seed=seed, language=language, difficulty="easy", kinds=["add_sub"],
-                                  split="eval"))
+    Settings are chosen on the disjoint *val* half (docs/rl-study.md), never on these.
+    """
+    from polyreason.data import load_rows
+
+    problems = list(load_rows(recipe.data.train, split="test", kind="rl", language=recipe.language, limit=n))
+    if len(problems) < n:
+        raise UserError(f"only {len(problems)} held-out test problems in {recipe.data.train}; fix: ask for fewer "
+                        "(--eval-problems) or a source with a larger test split")
+    return problems
 
 
 def run_quickstart(
     recipe: Recipe,
     *,
-    eval_problems: int = 100,
+    eval_problems: int = 200,
     resume: bool = False,
     on_score: Callable[[dict[str, Any]], None] | None = None,
 ) -> QuickstartResult:
     """Evaluate → train (each stage) → evaluate after each stage, on the same held-out problems."""
     from polyreason.models import load_model
+    from polyreason.report.cost import peak_rss_mb
     from polyreason.rewards import suite_from_specs
     from polyreason.train.heldout import score_heldout
     from polyreason.train.runner import run_recipe
 
     started = time.monotonic()
     out = Path(recipe.output_dir)
-    problems = heldout_problems(eval_problems, recipe.seed, recipe.language)
+    problems = heldout_problems(recipe, eval_problems)
     specs, budget = recipe.trained_rewards()
     weights, params = suite_from_specs(specs, budget)
     max_new = budget or 64
@@ -89,7 +105,8 @@ def run_quickstart(
     def evaluate(spec: str, label: str) -> None:
         model, tok = load_model(spec, dtype=recipe.model.dtype, device="cpu" if _cpu_only() else None)
         score, records = score_heldout(model, tok, problems, label=label, reward_weights=weights,
-                                       reward_params=params, max_new_tokens=max_new)
+                                       reward_params=params, max_new_tokens=max_new,
+                                       system_prompt=recipe.data.system_prompt)
         result.scores.append(score.as_dict())
         out.mkdir(parents=True, exist_ok=True)
         with (out / f"heldout-{label.replace(' ', '_')}.jsonl").open("w", encoding="utf-8") as fh:
@@ -98,11 +115,14 @@ def run_quickstart(
         if on_score is not None:
             on_score(score.as_dict())
         del model
+        # each training stage resets the kernel's peak-RSS mark (its own cost figure), so keep the maximum
+        result.peak_rss_mb = max(result.peak_rss_mb, peak_rss_mb())
 
     evaluate(recipe.model.spec, "base")
     stage_started = [time.monotonic()]
 
     def after_stage(index: int, stage: Any, model_dir: str) -> None:
+        result.peak_rss_mb = max(result.peak_rss_mb, peak_rss_mb())
         result.stage_seconds.append(time.monotonic() - stage_started[0])
         evaluate(model_dir, f"after {stage.type}")
         stage_started[0] = time.monotonic()
@@ -111,6 +131,7 @@ def run_quickstart(
     result.model_dir = run.model_dir
     result.total_seconds = time.monotonic() - started
     result.grpo_metrics = _grpo_summary(Path(run.metrics_path))
+    result.peak_rss_mb = max(result.peak_rss_mb, peak_rss_mb())
     tmp = out / "quickstart.json.tmp"
     tmp.write_text(json.dumps(result.__dict__, indent=2), encoding="utf-8")
     tmp.replace(out / "quickstart.json")

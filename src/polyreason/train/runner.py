@@ -239,7 +239,7 @@ def _heldout_callback(recipe: Recipe, index: int, stage: SFTStage | GRPOStage, m
         problems, every=cfg.every, at_start=cfg.at_start, max_new_tokens=max_new,
         reward_weights={name: spec.weight for name, spec in rewards.items()},
         reward_params={name: dict(spec.params) for name, spec in rewards.items()},
-        on_record=on_record,
+        on_record=on_record, system_prompt=recipe.data.system_prompt,
     )
 
 
