@@ -26,10 +26,10 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.formats import last_boxed
-from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, THINK_OPEN, row_id
 from polyreason.errors import UserError
-from polyreason.progress import track
+from polyreason.files import ResumableJsonl, dumps, read_ids
+from polyreason.progress import batches_left, track
 
 log = logging.getLogger(__name__)
 
