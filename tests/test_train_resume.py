@@ -129,7 +129,7 @@ app()
 
 
 def _kill_during_final_save(recipe: Path, out: Path, marker: Path, stage_count: int, stop_at: str,
-                            *extra: str) -> None:
+                            *extra: str, check_second_run: bool = False) -> None:
     env = {**os.environ, "POLYREASON_PROGRESS": "0", "OMP_NUM_THREADS": "1", "FINAL_SAVE_MARKER": str(marker),
            "STOP_AT_SAVE_OF": stop_at}
     proc = subprocess.Popen([sys.executable, "-c", SLOW_FINAL_SAVE, "train", str(recipe), "--output-dir", str(out),
@@ -139,6 +139,10 @@ def _kill_during_final_save(recipe: Path, out: Path, marker: Path, stage_count: 
         assert proc.poll() is None, proc.stderr.read()[-3000:]
         assert time.monotonic() < deadline, "no final save within 300 s"
         time.sleep(0.1)
+    if check_second_run:  # the first run holds the directory (asleep in its final save): a second one refuses
+        second = _train(recipe, out, "--resume")
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 2 and f"is being written by PID {proc.pid}" in err, err[-2000:]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -150,7 +154,8 @@ def test_kill_during_the_final_save_never_trains_past_max_steps(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(FINAL_RECIPE)
     out, marker = tmp_path / "run", tmp_path / "final-saves"
-    _kill_during_final_save(recipe, out, marker, 1, "final")  # killed while saving the SFT stage's final model
+    # killed while saving the SFT stage's final model (a second `train` started meanwhile exits 2)
+    _kill_during_final_save(recipe, out, marker, 1, "final", check_second_run=True)
     assert marker.read_text().split() == ["3"]
     # resumed: the SFT checkpoint is the last step, so its final model is saved again without training (the
     # bug trained a 4th step here); then the resumed run is killed while saving GRPO's final model
