@@ -207,3 +207,13 @@ def test_batch_size_zero_is_rejected(args, tmp_path, capsys, monkeypatch):
     out = ["--output", tmp_path / "o"] if args[0] == "eval" else ["-o", tmp_path / "o.jsonl"]
     expect_2(args + out, capsys, monkeypatch, "--batch-size", "1")
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_hub_ids_still_validate_and_hf_prefix_marks_one(tmp_path, monkeypatch):
+    from polyreason.config import load_recipe
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for source in ("owner/name", "owner/name:config", "hf:data/mytrain"):
+        recipe = write(tmp_path / "r.yaml", RECIPE.replace("synthetic:16:en:easy:add_sub", source))
+        assert load_recipe(recipe).data.train == source

@@ -358,17 +358,17 @@ def _check_source(source: str) -> None:
     if source.startswith("hf:") or Path(source).expanduser().exists():
         return
     parts = source.split(":")[0].split("/")
-    why = ""
+    fix = "check the path (relative to where you run)"
     if source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".parquet", ".tsv", ".csv")):
         why = ""
     elif len(parts) != 2:
-        why = " (not a hub id owner/name either)"
+        why = " (and it is not a hub id owner/name)"
     elif Path(parts[0]).is_dir():
         why = f" ({parts[0]}/ is a local directory, so this reads as a local path)"
+        fix += f", or write hf:{source} for a hub dataset"
     else:
-        return  # a hub id: checked when training starts, before the first stage runs
-    raise ValueError(f"data file {source!r} does not exist{why}; fix: check the path (relative to where you run), "
-                     f"or write hf:{source} for a hub dataset")
+        return  # a hub id: read when training starts, before the first stage runs
+    raise ValueError(f"data file {source!r} does not exist{why}; fix: {fix}")
 
 
 def _did_you_mean(name: str, options: Any) -> str:

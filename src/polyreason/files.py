@@ -141,8 +141,11 @@ def _acquire(lock: Path, target: Path) -> int:
         if same:
             break
         os.close(fd)
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if program in ("cli.py", "__main__.py", "-c"):  # python -m polyreason.cli / python -c …
+        program = "polyreason" if program == "cli.py" else "python"
     info = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300]}
+            "command": " ".join([program, *sys.argv[1:]])[:300]}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
     return fd
