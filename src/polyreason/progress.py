@@ -60,6 +60,13 @@ def _status_line(description: str, done: int, total: int | None, elapsed: float,
     return f"{description}: {done} {unit} ({rate:.2f} {unit}/s)"
 
 
+def batches_left(total: int | None, done: int, batch_size: int) -> int | None:
+    """Progress total in batches for ``total`` input rows of which ``done`` are already written."""
+    if total is None:
+        return None
+    return max(0, -(-(total - done) // max(1, batch_size)))
+
+
 def make_bar() -> Any:
     """The one rich progress bar layout used everywhere: description, bar, done/total, elapsed, ETA."""
     from rich.progress import (

@@ -20,10 +20,10 @@ from itertools import islice
 from pathlib import Path
 
 from polyreason.data.curate import problem_text
-from polyreason.data.io import AtomicJsonl, ResumableJsonl, batches_left
 from polyreason.data.schema import row_id
 from polyreason.errors import UserError
-from polyreason.progress import track
+from polyreason.files import AtomicJsonl, ResumableJsonl
+from polyreason.progress import batches_left, track
 
 log = logging.getLogger(__name__)
 Verifier = Callable[[str, str, str], "bool | None"]

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.difficulty import Verifier, _batch_seed, default_verifier, require_answer
-from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import row_id
 from polyreason.errors import UserError
-from polyreason.progress import track
+from polyreason.files import ResumableJsonl, dumps, read_ids
+from polyreason.progress import batches_left, track
 from polyreason.text.region import THINK_CLOSE
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.formats import last_boxed
-from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import row_id
 from polyreason.errors import UserError
-from polyreason.progress import track
+from polyreason.files import ResumableJsonl, dumps, read_ids
+from polyreason.progress import batches_left, track
 from polyreason.prompts import LANGUAGE_NAMES
 from polyreason.text.langid import detect_language
 from polyreason.text.region import THINK_CLOSE, THINK_OPEN

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +26,14 @@ from polyreason.evaluate.benchmarks import (
     resolve_name,
     task_instruction,
 )
-from polyreason.evaluate.cache import CachedSample, ResultCache, SampleKey, fingerprint, text_hash
+from polyreason.evaluate.cache import (
+    CachedSample,
+    ResultCache,
+    SampleKey,
+    fingerprint,
+    model_fingerprint,
+    text_hash,
+)
 from polyreason.evaluate.code import ExecutionConfig
 from polyreason.evaluate.generation import Backend, GenerationParams, make_backend
 from polyreason.evaluate.metrics import count_parameters, cross_benchmark
@@ -39,6 +45,7 @@ from polyreason.evaluate.scoring import (
     score_samples,
     summarize_benchmark,
 )
+from polyreason.files import iter_jsonl, output_lock, write_json, write_jsonl, write_text
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +120,11 @@ class EvalConfig:
             raise UserError(f"--samples must be >= 1, got {self.samples}")
         if self.data_file is not None and len(self.benchmarks) != 1:
             raise UserError("--data-file holds one benchmark; fix: pass exactly one --benchmarks NAME with it")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UserError(f"--batch-size must be >= 1, got {self.batch_size}; fix: e.g. --batch-size 16, or "
+                            "leave it out for the backend's default")
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit must be >= 1, got {self.limit}")
 
     def generation_info(self) -> dict[str, Any]:
         """What the summary records about generation (everything that changes the samples)."""
@@ -186,7 +198,8 @@ def batch_seed(seed: int, keys: list[SampleKey]) -> int:
 
 def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, list[Problem]]) -> list[Request]:
     """All (problem, sample) requests, sorted by prompt length (stable), with cache keys."""
-    fp = fingerprint({"backend": getattr(backend, "variant", backend.name), **config.params.to_dict()})
+    fp = fingerprint({"backend": getattr(backend, "variant", backend.name), **config.params.to_dict(),
+                      "weights": model_fingerprint(config.model)})
     requests = []
     for bench in config.benchmarks:
         for problem in problems[bench]:
@@ -230,8 +243,14 @@ def _generate_missing(
 def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[str, Any], RunStats]:
     """Evaluate ``config.model`` on ``config.benchmarks``; write samples.jsonl, summary.json and summary.md.
 
-    Returns ``(summary, stats)``.  Pass ``backend`` to reuse a loaded model (tests, notebooks).
+    Returns ``(summary, stats)``.  Pass ``backend`` to reuse a loaded model (tests, notebooks).  The output
+    directory is locked for the run: a second run on it stops at once with an error (exit code 2).
     """
+    with output_lock(config.output, directory=True):
+        return _run_eval(config, backend)
+
+
+def _run_eval(config: EvalConfig, backend: Backend | None) -> tuple[dict[str, Any], RunStats]:
     from polyreason.progress import track
     from polyreason.report.cost import StageMeter, eval_cost
 
@@ -279,7 +298,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
         "cost": eval_cost(meter.finish(), stats.generated_tokens, config.price_per_hour),
     }
     # timings live apart from summary.json, which must be identical for a resumed run
-    _write_atomic(config.output / "run_info.json", json.dumps(info, indent=2) + "\n")
+    write_json(config.output / "run_info.json", info)
     return summary, stats
 
 
@@ -307,10 +326,10 @@ def finish(
         "benchmarks": {name: summarize_benchmark(name, problems[name], grouped.get(name, [])) for name in problems},
     }
     summary.update(cross_benchmark(summary["benchmarks"], n_parameters))
-    output.mkdir(parents=True, exist_ok=True)
-    _write_atomic(output / "samples.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    _write_atomic(output / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    _write_atomic(output / "summary.md", markdown_table(summary))
+    with output_lock(output, directory=True):
+        write_jsonl(output / "samples.jsonl", records)
+        write_json(output / "summary.json", summary)
+        write_text(output / "summary.md", markdown_table(summary))
     return summary
 
 
@@ -329,33 +348,29 @@ def read_predictions(
     if not path.is_file():
         raise UserError(f"predictions file {str(path)!r} does not exist; fix: pass a .jsonl file")
     samples, seen, next_sample = [], set(), {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
+    for line_no, row in iter_jsonl(path):
+        try:
+            index, completion = int(row["index"]), row["completion"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(
+                f"{path}:{line_no}: bad prediction row ({exc}); fix: each line must be "
+                '{"index": <int>, "completion": <str>} (optionally "sample": <int>)'
+            ) from exc
+        if not isinstance(completion, str):
+            raise UserError(f"{path}:{line_no}: 'completion' must be a string")
+        if index not in by_index:
+            if limit is not None and 0 <= index:
                 continue
-            try:
-                row = json.loads(line)
-                index, completion = int(row["index"]), row["completion"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UserError(
-                    f"{path}:{line_no}: bad prediction row ({exc}); fix: each line must be "
-                    '{"index": <int>, "completion": <str>} (optionally "sample": <int>)'
-                ) from exc
-            if not isinstance(completion, str):
-                raise UserError(f"{path}:{line_no}: 'completion' must be a string")
-            if index not in by_index:
-                if limit is not None and 0 <= index:
-                    continue
-                raise UserError(
-                    f"{path}:{line_no}: index {index} is outside {name} (0..{len(problems) - 1}); fix: use the "
-                    "row's position in the benchmark's canonical file"
-                )
-            sample_index = int(row.get("sample", next_sample.get(index, 0)))
-            next_sample[index] = sample_index + 1
-            if (index, sample_index) in seen:
-                raise UserError(f"{path}:{line_no}: duplicate prediction for index {index}, sample {sample_index}")
-            seen.add((index, sample_index))
-            samples.append(Sample(by_index[index], sample_index, completion, None, bool(row.get("truncated", False))))
+            raise UserError(
+                f"{path}:{line_no}: index {index} is outside {name} (0..{len(problems) - 1}); fix: use the "
+                "row's position in the benchmark's canonical file"
+            )
+        sample_index = int(row.get("sample", next_sample.get(index, 0)))
+        next_sample[index] = sample_index + 1
+        if (index, sample_index) in seen:
+            raise UserError(f"{path}:{line_no}: duplicate prediction for index {index}, sample {sample_index}")
+        seen.add((index, sample_index))
+        samples.append(Sample(by_index[index], sample_index, completion, None, bool(row.get("truncated", False))))
     if not samples:
         raise UserError(f"{path} holds no predictions; fix: one JSON object per line")
     covered = {s.problem.index for s in samples}
@@ -386,8 +401,3 @@ def score_predictions(
                       s.sample_index for s in samples) + 1}, timeout=timeout, execution=execution,
                   n_parameters=n_parameters)
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
