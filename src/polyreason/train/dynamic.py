@@ -204,8 +204,8 @@ def make_trainer_class() -> type:
 
         def _write_completions(self) -> None:
             prompts = list(self._logs["prompt"])
-            if not prompts or self.state.global_step == self._completions_step:
-                return  # the end-of-training log would write the last step's sample a second time
+            if not prompts:
+                return
             self._completions_step = self.state.global_step
             completions = list(self._logs["completion"])
             advantages = list(self._logs["advantages"])
