@@ -75,6 +75,19 @@ def judge(gold: str, pred: str | None, float_rounding: int | None = 6) -> tuple[
     return bool(ok), shown, "math-verify"
 
 
+def _warm_parser() -> None:
+    """Build the LaTeX parser and sympy's caches once, at import: the forkserver imports this module, so
+    every worker forked from it starts warm and its first real task is not the one that pays ~0.3-1 s."""
+    try:
+        judge("\\frac{1}{2}", "x^2 + \\sqrt{2}")
+        judge("x = 1", "(1, 2)")
+    except Exception:  # noqa: BLE001 - warming is an optimisation only
+        pass
+
+
+_warm_parser()
+
+
 def serve(conn) -> None:  # pragma: no cover - runs in a child process
     """Worker loop: announce readiness, then answer (gold, pred) tasks until the pipe closes."""
     conn.send("ready")

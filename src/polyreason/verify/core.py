@@ -119,7 +119,8 @@ def _prepare(
     pred = found.answer
     if pred is None:
         if g.canon is not None or _GOLD_PARSEABLE.get(g.answer) or g.value is not None:
-            return Verdict(False, None, None, f"no answer found ({found.source})")
+            # The same reason as the worker gives, so a cached gold does not change the recorded verdict.
+            return Verdict(False, None, None, "no answer found")
         return _Task(g.answer, None, None, float_rounding)
     if _hedged(found, g, language):
         return Verdict(False, pred, None, "hedged: several candidate answers")

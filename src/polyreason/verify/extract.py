@@ -208,8 +208,11 @@ def _sentence_number(text: str, masked: str) -> tuple[int, Found] | None:
     if last is None:
         return None
     window = max(0, last.start() - CONCLUSION_CHARS)
-    starts = [m.end() for m in _SENTENCE_END.finditer(masked, window, last.start())]
-    start = starts[-1] if starts else window
+    start = window
+    for stop in _SENTENCE_END.finditer(masked, window):  # not endpos: "$" in its lookahead would see an end
+        if stop.start() >= last.start():
+            break
+        start = stop.end()
     end_m = _SENTENCE_END.search(masked, last.end())
     end = end_m.start() if end_m else len(masked)
     if _DELIMITER_AFTER.search(masked, end):
@@ -404,7 +407,7 @@ def extract_answer(text: str, language: str = "en") -> str | None:
     return find_answer(text, language).answer
 
 
-_DELIMITED = re.compile(r"\$|\\\(|\\\[|\\boxed|\\fbox")
+_DELIMITED = re.compile(r"(?<!\\)\$|\\\(|\\\[|\\boxed|\\fbox")
 _DANGLING_BOX = re.compile(r"^\s*\\+(?:boxed|fbox)\s*\{(?!.*\})", re.S)
 
 
