@@ -12,7 +12,7 @@ its README) holds {answer, completion, expected}.  This script
 and prints agreement split into false positives (expected 0, said correct) and false negatives, per row
 category, plus every disagreeing row.
 
-    python benchmarks/verify_peer_suite.py [--data FILE] [--json OUT] [--skip-baseline]
+    python benchmarks/verify_peer_suite.py [--data FILE] [--json OUT] [--skip-baseline] [--compare OLD.json]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,25 +42,27 @@ def default_data() -> Path:
 
 
 _RELATION = ("<", ">", "\\le", "\\ge", "\\lt", "\\gt", "\\neq", "!=", "\\approx")
+_DELIMS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]")
 
 
 def category(row: dict) -> str:
-    """A coarse shape of the row (for the per-category table): what kind of answer it exercises."""
+    """A coarse shape of the row (for the per-category table): long prose, else the gold's kind of answer."""
     gold, pred = row["answer"], row["completion"]
-    both = gold + " " + pred
     if len(pred) > 300 or len(gold) > 300:
         return "long prose"
+    g = _DELIMS.sub(" ", gold)
+    both = g + " \n " + _DELIMS.sub(" ", pred)
     if "matrix" in both or "\\begin{array}" in both:
         return "matrix"
-    if gold.count("\\boxed") + pred.count("\\boxed") > 2 or " and " in both or "\\text{and}" in both:
+    if gold.count("\\boxed") > 1 or pred.count("\\boxed") > 1 or re.search(r"\band\b|\bor\b|;", g):
         return "several parts"
     if any(r in both for r in _RELATION) or "=" in both:
         return "relation/equation"
-    if "%" in both or "pct" in both or "percent" in both:
+    if "%" in g or "pct" in g or "percent" in g:
         return "percent"
-    if "\\cup" in both or "\\infty" in both or any(b in both for b in ("[", "(", "\\{")):
+    if "\\cup" in g or "\\infty" in g or re.search(r"^\s*(?:\\boxed\{)?(?:[(\[{]|\\\{)", g):
         return "interval/set/tuple"
-    if "\\text" in both or any(c.isalpha() for c in gold.replace("frac", "").replace("sqrt", "")):
+    if "\\text" in g or re.search(r"[a-zA-Z]", re.sub(r"\\[a-zA-Z]+", "", g)):
         return "text/symbolic"
     return "number"
 
@@ -120,7 +123,28 @@ def tally(rows: list[dict], said: list[bool]) -> dict:
     return {
         "agree": len(rows) - fp - fn, "rows": len(rows), "false_positives": fp, "false_negatives": fn,
         "per_category": {k: dict(v) for k, v in sorted(per_cat.items())}, "disagreements": disagree,
+        "agree_rows": [s == bool(r["expected"]) for r, s in zip(rows, said, strict=True)],
     }
+
+
+def found_by(rows: list[dict]) -> list[str]:
+    """Which extraction rule found each row's predicted answer (boxed, phrase, math, sentence, bare, ...)."""
+    try:
+        from polyreason.verify import find_answer
+    except ImportError:  # an older polyreason without find_answer
+        return ["n/a"] * len(rows)
+    return [find_answer(r["completion"]).source for r in rows]
+
+
+def compare(rows: list[dict], now: dict, base_path: Path) -> None:
+    """Print the rows this run agrees on and the base run did not (and the reverse), by category and rule."""
+    base = json.loads(base_path.read_text(encoding="utf-8"))["polyreason"]["agree_rows"]
+    pairs = list(enumerate(zip(now["agree_rows"], base, strict=True)))
+    won = Counter((category(rows[i]), now["found_by"][i]) for i, (a, b) in pairs if a and not b)
+    lost = [i for i, (a, b) in pairs if b and not a]
+    print(f"\nvs {base_path}: {sum(won.values())} rows recovered, {len(lost)} lost {lost}")
+    for (cat, rule), n in sorted(won.items()):
+        print(f"  recovered {n:3d}  [{cat}] answer found by: {rule}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=2.0, help="accuracy reward's per-item bound (s)")
     ap.add_argument("--skip-baseline", action="store_true", help="do not run plain math-verify")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--compare", type=Path, help="a --json file of an earlier run: print what changed")
     args = ap.parse_args(argv)
     if not args.data.is_file():
         raise SystemExit(f"{args.data} not found; pass --data")
@@ -136,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     rewards, ours_s = run_ours(args.data, args.timeout)
     ours = tally(rows, [r == 1.0 for r in rewards])
     ours["skipped"] = sum(r is None for r in rewards)
+    ours["found_by"] = found_by(rows)
     ours["seconds"] = round(ours_s, 2)
     figures = {
         "data": str(args.data), "machine": f"{platform.machine()} {platform.platform()}",
@@ -159,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     for d in ours["disagreements"]:
         kind = "FP" if d["expected"] == 0 else "FN"
         print(f"  {kind} row {d['row']:3d} [{d['category']}] gold {d['answer']!r} | pred {d['completion']!r}")
+    if args.compare:
+        compare(rows, ours, args.compare)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

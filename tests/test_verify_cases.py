@@ -384,6 +384,11 @@ CASES += [
     ("Adding the two parts gives $\\boxed{15}$.", "\\boxed{15}", "en", True),
     ("$15$", "The answer is 15.", "en", True),
     ("$15$ apples", "\\boxed{15}", "en", True),
+    # a concluding sentence's number counts; a number without a conclusion cue is a stray number
+    ("12", "<think>a</think>\nSo Maria has 12 apples.", "en", True),
+    ("12", "<think>a</think>\nPor lo tanto, María tiene 12 manzanas.", "es", True),
+    ("12", "<think>a</think>\n所以她有 12 个苹果。", "zh", True),
+    ("12", "<think>a</think>\nMaria has 12 apples.", "en", False),  # no answer: ask for a box
     # a restated final answer after intermediate boxes wins
     ("455", "First $\\boxed{200}$, then $\\boxed{255}$. Final Answer: The final answer is $455$.", "en", True),
     ("455", "So \\boxed{455}. The answer is correct.", "en", True),

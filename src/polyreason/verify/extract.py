@@ -14,10 +14,12 @@ answer yet).  In it, in order:
    and the number of the concluding sentence (see below).
 4. Otherwise a short answer region that is a bare formula or number ("-5", ".4", "7,425,000").
 
-The concluding-sentence number: the last number of the region, if the sentence holding it is just that
-number (with a unit or currency), or if a copula/equals/colon ("is", "are", "=", ":", "es", "ist", …) comes
-before it in that sentence ("Therefore, there are 12 distinct sequences").  Numbers without such a cue
-("I multiplied 3 by 4 and then…") are stray numbers: no answer beats a guess from them.  Numbers keep their
+The concluding-sentence number: the last number of the region (within its last few thousand characters),
+if the sentence holding it is just that number (with a unit or currency), or if a copula/equals/colon
+("is", "are", "=", ":", "es", "ist", …) comes before it in that sentence ("Therefore, there are 12
+distinct sequences"; then the first number after the last cue), or if the sentence opens with a concluding
+word ("So", "Therefore", "Por lo tanto", "所以", …).  Numbers without such a cue ("I multiplied 3 by 4 and
+then…", "John has 12 apples") are stray numbers: no answer beats a guess from them.  Numbers keep their
 sign and their leading dot ("-5", ".4"); a digit inside a word ("AZYUK2A") is not a number.
 
 Every scan is linear in the input and the input is capped, so pathological text stays cheap.
@@ -198,6 +200,15 @@ def _number_text(m: re.Match[str]) -> str:
     return num + (" \\%" if m.group("pct") else "")
 
 
+_CONCLUDING = re.compile(
+    r"^[\W_]*(?:so|therefore|thus|hence|finally|in total|altogether|in all|overall|por lo tanto|por tanto|"
+    r"entonces|así que|en total|finalmente|donc|ainsi|au total|finalement|also|daher|somit|insgesamt|"
+    r"folglich|portanto|então|assim|no total|quindi|dunque|in totale|итак|поэтому|всего)(?![^\W\d_])"
+    r"|^[\W_]*(?:所以|因此|总共|一共|よって|したがって|合計)",
+    re.IGNORECASE,
+)
+
+
 def _sentence_number(text: str, masked: str) -> tuple[int, Found] | None:
     """The number of the concluding sentence (module docstring), with its end position; None if stray.
 
@@ -224,9 +235,13 @@ def _sentence_number(text: str, masked: str) -> tuple[int, Found] | None:
     cue = None
     for cue in _CUE.finditer(sentence, 0, last.start() - start):  # noqa: B007
         pass
-    if cue is None:
-        return None
-    m = _NUMBER.search(sentence, cue.end())
+    cue_end = cue.end() if cue is not None else None
+    if cue_end is None:
+        concluding = _CONCLUDING.match(sentence)
+        if concluding is None:
+            return None
+        cue_end = concluding.end()
+    m = _NUMBER.search(sentence, cue_end)
     if m is None:
         return None
     answer = _number_text(m)
