@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from polyreason.text import all_boxed, boxed_spans, last_boxed
+from polyreason.text.boxed import all_boxed, boxed_spans, last_boxed
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,12 @@
-"""Low-level text analysis every layer shares (no torch, no math-verify): ``\\boxed{}`` extraction.
+"""Text analysis every layer shares (verify, rewards, evaluate, data); pure Python, no torch.
 
-    >>> from polyreason.text import last_boxed, all_boxed
-    >>> last_boxed("so \\\\boxed{1} then \\\\boxed{\\\\frac{2}{3}}")
-    '\\\\frac{2}{3}'
+* :mod:`~polyreason.text.region`: the think/answer convention -- what may be graded, what is reasoning.
+* :mod:`~polyreason.text.boxed`: the one brace-balanced ``\\boxed{}`` extractor (``last_boxed``, ``all_boxed``).
+* :mod:`~polyreason.text.spans`: math and code spans, found in linear time.
+* :mod:`~polyreason.text.prose`: the words language ID should see.
+* :mod:`~polyreason.text.langid`: one offline fastText detector and ``MIN_LETTERS``.
+* :mod:`~polyreason.text.repetition`: loop, flood and character-loop statistics; the ``repetition_loop`` rule.
+* :mod:`~polyreason.text.analysis`: the per-completion analysis the language reward and the evaluation share.
+
+Nothing here imports the rest of polyreason except :mod:`polyreason.errors`.
 """
-
-from polyreason.text.boxed import BoxSpan, all_boxed, boxed_spans, last_boxed
-
-__all__ = ["BoxSpan", "all_boxed", "boxed_spans", "last_boxed"]
