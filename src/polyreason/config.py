@@ -331,29 +331,38 @@ class Recipe(_Strict):
 
 
 def _expand_reward_shorthand(v: Any) -> Any:
-    """Allow ``accuracy: 1.0`` for ``accuracy: {weight: 1.0}``."""
+    """Allow ``accuracy: 1.0`` for ``accuracy: {weight: 1.0}``, and ``custom: {function: f, …}`` for
+    ``custom: {params: {function: f}, …}`` (the function is a parameter of the custom reward)."""
     if isinstance(v, dict):
-        return {k: ({"weight": w} if isinstance(w, int | float) and not isinstance(w, bool) else w) for k, w in v.items()}
+        return {k: _expand_one(w) for k, w in v.items()}
     return v
 
 
+def _expand_one(spec: Any) -> Any:
+    if isinstance(spec, int | float) and not isinstance(spec, bool):
+        return {"weight": spec}
+    if isinstance(spec, dict) and "function" in spec:
+        spec = dict(spec)
+        params = dict(spec.get("params") or {})
+        if "function" in params:
+            raise ValueError("`function` is given both beside `weight` and in `params`; fix: keep one")
+        params["function"] = spec.pop("function")
+        spec["params"] = params
+    return spec
+
+
 def _check_reward_names(rewards: dict[str, RewardSpec], where: str) -> None:
-    known = _reward_names()
-    if known is None:
-        return
-    for name in rewards:
-        if name not in known:
-            raise ValueError(
-                f"{where}.{name}: unknown reward{_did_you_mean(name, known)}; valid rewards: {', '.join(sorted(known))}"
-            )
-
-
-def _reward_names() -> list[str] | None:
+    """Every reward must build: known name (or custom:NAME), known parameters, a custom function that imports,
+    a model spec of the right shape (no model loads)."""
     try:
-        from polyreason.rewards import reward_names
+        from polyreason.rewards.registry import check_reward
     except ImportError:
-        return None
-    return list(reward_names())
+        return
+    for name, spec in rewards.items():
+        try:
+            check_reward(name, spec.params)
+        except UserError as exc:
+            raise ValueError(f"{where}.{name}: {exc}") from None
 
 
 def _check_source(source: str) -> None:
