@@ -35,6 +35,7 @@ MODULE = textwrap.dedent('''
 
     NOT_A_FUNCTION = 3
 ''')
+BROKEN = "def fn(prompts, completions, **kwargs)\n    return []\n"
 
 
 @pytest.fixture
@@ -43,6 +44,7 @@ def user_pkg(tmp_path, monkeypatch):
     pkg.mkdir()
     (pkg / "__init__.py").write_text("", encoding="utf-8")
     (pkg / "scoring.py").write_text(MODULE, encoding="utf-8")
+    (pkg / "broken.py").write_text(BROKEN, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield pkg
     for name in [m for m in sys.modules if m.startswith("my_rewards_pkg")]:
@@ -77,6 +79,7 @@ def test_file_path_function(tmp_path):
         ("my_rewards_pkg.scoring:NOT_A_FUNCTION", "not a function"),
         ("my_rewards_pkg.scoring:no_kwargs", r"\*\*kwargs"),
         ("my_rewards_pkg.scoring:later", "async"),
+        ("my_rewards_pkg.broken:fn", "importing 'my_rewards_pkg.broken' failed: SyntaxError"),
     ],
 )
 def test_bad_function_paths_are_user_errors(user_pkg, function, message):

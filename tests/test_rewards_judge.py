@@ -200,3 +200,18 @@ def test_score_cli_orders_sound_above_unsound(tmp_path):
     unsound, sound = (r["rewards"]["judge"] for r in scored)
     assert sound > unsound and (sound, unsound) == (0.9, 0.2)
     assert "What is 2 + 2?" in stub.requests[0]["messages"][-1]["content"]  # the request reached the judge
+
+
+def test_helpfulness_recipe_judge_scores_through_score_recipe(tmp_path, repo_root):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = [{"prompt": "What is 2 + 2?", "completion": c, "answer": "4"} for c in (SOUND, UNSOUND)]
+    inp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    recipe = repo_root / "recipes" / "gemma3-helpfulness-grpo.yaml"
+    with judge_server() as (stub, url):
+        result = CliRunner().invoke(_app, ["score", "--recipe", str(recipe), "-p", f"judge.endpoint={url}",
+                                           "-i", str(inp), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    sound, unsound = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
+    assert (sound["rewards"]["judge"], unsound["rewards"]["judge"]) == (0.9, 0.2)
+    assert sound["total"] > unsound["total"]
+    assert stub.requests[0]["model"] == "Qwen/Qwen2.5-7B-Instruct"  # the recipe's judge settings were used

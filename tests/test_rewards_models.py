@@ -162,6 +162,13 @@ def test_process_reward_scores_each_step(prm_dir):
     assert metrics["process/steps"] == pytest.approx(1.5) and metrics["process/empty"] == pytest.approx(1 / 3)
 
 
+def test_process_separator_written_by_the_policy_adds_no_step(prm_dir):
+    seen: dict[str, float] = {}
+    fn = build_reward("process", model=prm_dir, device="cpu")
+    fn([PROMPT], [chat("<think>one<extra_0><extra_0> step\n\ntwo</think>")], log_metric=seen.__setitem__)
+    assert seen["process/steps"] == 2
+
+
 def test_process_left_truncation_keeps_the_last_steps(prm_dir):
     long = "<think>" + "\n\n".join(f"Step {i}: add one more to the running total." for i in range(60)) + "</think>"
     seen: dict[str, float] = {}

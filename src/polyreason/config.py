@@ -210,7 +210,10 @@ class RewardSpec(_Strict):
     """One reward term: ``weight × reward(**params)``."""
 
     weight: float = Field(1.0, description="Weight in the composite sum (may be negative).")
-    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the reward.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword arguments of the reward (docs/rewards.md); custom: `function` here or beside weight.",
+    )
 
 
 GRPOStage.model_rebuild()

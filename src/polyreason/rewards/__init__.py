@@ -4,8 +4,9 @@
     >>> build_reward("format")(None, ["<think>2+2=4</think> \\\\boxed{4}"])
     [1.0]
 
-Registry: accuracy, format, tag_count, cosine, soft_overlong, language, repetition, naturalness
-(see docs/rewards.md for every formula).  No torch.
+Registry: rules (accuracy, format, tag_count, cosine, soft_overlong, language, repetition, naturalness)
+and models or user code (reward_model, judge, process, custom / custom:NAME), see docs/rewards.md for every
+formula.  No torch at import: the model-based rewards load their models on the first call.
 """
 
 from polyreason.rewards.naturalness import NATURALNESS_RULES, register_naturalness_rule

@@ -71,6 +71,8 @@ def _import_module(name: str) -> Any:
         missing = exc.name or name
         raise UserError(f"custom: cannot import {name!r} (no module {missing!r}){_module_hint(missing)}; fix: "
                         "install the package or put it on PYTHONPATH, or name a file: path/to/file.py:fn") from None
+    except Exception as exc:  # the module itself is broken: say so instead of a traceback
+        raise UserError(f"custom: importing {name!r} failed: {type(exc).__name__}: {exc}") from None
 
 
 def _module_hint(missing: str) -> str:
@@ -99,9 +101,9 @@ def _import_file(path: str) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
-    except Exception:
+    except Exception as exc:
         del sys.modules[name]
-        raise
+        raise UserError(f"custom: importing {path!r} failed: {type(exc).__name__}: {exc}") from None
     return module
 
 

@@ -89,8 +89,9 @@ def process(
         token_id = step_token_id(tok, step_token)
         if prompts is None:
             prompts = [None] * len(completions)
-        steps = [split_steps(completion_text(c), separator=step_separator, include_answer=include_answer)
-                 for c in completions]
+        # a separator the policy wrote itself would add a step: it is removed from the text first
+        steps = [split_steps(completion_text(c).replace(step_token, ""), separator=step_separator,
+                             include_answer=include_answer) for c in completions]
         texts = {i: render(tok, prm_messages(prompt_text(p), s, step_token, system))
                  for i, (p, s) in enumerate(zip(prompts, steps, strict=True)) if s}
         probs = step_probabilities(prm, tok, list(texts.values()), token_id, batch_size=batch_size,
