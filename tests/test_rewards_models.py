@@ -96,6 +96,12 @@ def test_reward_model_bad_params(params, message):
         build_reward("reward_model", **params)
 
 
+def test_a_model_without_a_trained_head_is_refused(tiny_model_path):
+    fn = build_reward("reward_model", model=tiny_model_path, device="cpu")  # a causal LM, not a reward model
+    with pytest.raises(UserError, match="no trained weights for score"):
+        fn([PROMPT], [chat(SOUND)])
+
+
 def test_building_loads_no_model_and_imports_no_torch():
     code = ("import sys; from polyreason.rewards import build_reward; "
             "build_reward('reward_model', model='tiny-random'); build_reward('process', model='tiny-random'); "

@@ -76,10 +76,15 @@ class LazyModel:
             kwargs["num_labels"] = self.num_labels
         device = resolve_device(self.device_name)
         try:
-            model = cls.from_pretrained(path, **kwargs)
+            model, info = cls.from_pretrained(path, output_loading_info=True, **kwargs)
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot load {self.spec!r} as a {self.head.replace('_', ' ')} model: "
                             f"{str(exc).splitlines()[0]}; fix: check the model id/directory and its head") from None
+        missing = list(info.get("missing_keys") or [])
+        if missing:  # e.g. a causal LM loaded as a classifier: its head would be random and score noise
+            raise UserError(f"{self.spec!r} has no trained weights for {', '.join(sorted(missing)[:3])} as a "
+                            f"{self.head.replace('_', ' ')} model, so its scores would be random; fix: use a reward "
+                            "model checkpoint (for a repo with its own head: head: auto, trust_remote_code: true)")
         tokenizer = load_tokenizer(self.spec, trust_remote_code=self.trust_remote_code)
         tokenizer.padding_side = "right"
         # sequence classifiers find the last real token through pad_token_id (TRL sets it the same way)

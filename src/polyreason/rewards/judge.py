@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from polyreason.errors import UserError
-from polyreason.rewards.inputs import column, completion_text, log_mean, prompt_text
+from polyreason.rewards.inputs import column, completion_text, prompt_text
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,6 @@ class Judge:
         if log_metric is not None:
             log_metric("judge/fallbacks", float(len(failures)))
             log_metric("judge/cache_hits", float(n - len(todo)))
-        log_mean(kwargs, "judge/score", scores)
         return scores
 
     def _backend(self) -> Chat:
