@@ -13,7 +13,6 @@ from polyreason.rewards import REWARDS, build_composite, build_reward, reward_na
 from polyreason.rewards.accuracy import cosine_value
 from polyreason.rewards.language import language_score, strip_non_language
 from polyreason.rewards.naturalness import naturalness_score, register_naturalness_rule
-from polyreason.rewards.registry import MODEL_REWARDS, RULE_REWARDS
 from polyreason.rewards.repetition import repetition_penalty
 
 ES_GOOD = (
@@ -45,6 +44,8 @@ def chat(text: str) -> list[dict]:
 
 
 def test_registry_names_and_callable_names():
+    from polyreason.rewards.registry import MODEL_REWARDS, RULE_REWARDS
+
     assert set(reward_names()) == set(REWARDS) == set(RULE_REWARDS) | set(MODEL_REWARDS)
     assert set(RULE_REWARDS) == set(RANGES)  # model rewards need parameters: tests/test_rewards_*.py
     for name in RULE_REWARDS:
@@ -326,6 +327,8 @@ def test_called_exactly_as_trl_calls_rewards():
         "difficulty": [None, None],
         "id": ["a", "b"],
     }
+    from polyreason.rewards.registry import RULE_REWARDS
+
     for fn in [*(build_reward(n) for n in RULE_REWARDS), build_composite({"accuracy": 1.0, "cosine": 2.0})]:
         out = fn(
             prompts=[[{"role": "user", "content": "q"}]] * 2,

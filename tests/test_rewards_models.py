@@ -10,8 +10,8 @@ import pytest
 
 from polyreason.errors import UserError
 from polyreason.rewards import build_reward
+from polyreason.rewards.outcome import RunningStats, normalise
 from polyreason.rewards.process import aggregate, split_steps
-from polyreason.rewards.reward_model import RunningStats, normalise
 from reward_stubs import SOUND, UNSOUND, tiny_classifier
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

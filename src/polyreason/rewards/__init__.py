@@ -1,12 +1,12 @@
 """Reward functions with TRL's signature ``f(prompts, completions, **kwargs) -> list[float | None]``.
+Besides the rules listed below: reward_model, judge, process, custom / custom:NAME (their models load on first use).
 
     >>> from polyreason.rewards import build_reward
     >>> build_reward("format")(None, ["<think>2+2=4</think> \\\\boxed{4}"])
     [1.0]
 
-Registry: rules (accuracy, format, tag_count, cosine, soft_overlong, language, repetition, naturalness)
-and models or user code (reward_model, judge, process, custom / custom:NAME), see docs/rewards.md for every
-formula.  No torch at import: the model-based rewards load their models on the first call.
+Registry: accuracy, format, tag_count, cosine, soft_overlong, language, repetition, naturalness
+(see docs/rewards.md for every formula).  No torch.
 """
 
 from polyreason.rewards.naturalness import NATURALNESS_RULES, register_naturalness_rule

@@ -47,6 +47,15 @@ def check_custom_name(name: str) -> None:
                         "letters, digits, _ . -")
 
 
+def misnamed_custom(name: str, valid: list[str]) -> UserError | None:
+    """For ``costum:x``-like names: an error suggesting ``custom:x``; None for any other unknown name."""
+    base, colon, rest = name.partition(":")
+    if not colon or not difflib.get_close_matches(base, [PREFIX], n=1):
+        return None
+    return UserError(f"unknown reward {name!r} (did you mean '{PREFIX}:{rest}'?); valid rewards: "
+                     f"{', '.join(valid)}, or custom:NAME")
+
+
 def resolve_function(path: Any) -> Callable[..., Any]:
     """The callable at ``module:attribute`` (or ``file.py:attribute``); UserError with a did-you-mean else."""
     if not isinstance(path, str) or path.count(":") != 1 or not all(path.split(":")):

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from polyreason.errors import UserError
-from polyreason.rewards.inputs import column, completion_text, prompt_text
+from polyreason.rewards.inputs import column, completion_text
+from polyreason.rewards.messages import prompt_text
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from typing import Any
 from polyreason.errors import UserError
 from polyreason.prompts import split_reasoning
 from polyreason.rewards.hf import LazyModel, check_model_spec, model_logits, render
-from polyreason.rewards.inputs import completion_text, log_mean, prompt_text
+from polyreason.rewards.inputs import completion_text, log_mean
+from polyreason.rewards.messages import prompt_text
 
 AGGREGATIONS = ("min", "mean", "last")
 QWEN_PRM_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."

@@ -9,15 +9,15 @@ from typing import Any
 
 from polyreason.errors import UserError
 from polyreason.rewards.accuracy import accuracy, cosine, soft_overlong
-from polyreason.rewards.custom import check_custom_name, custom, is_custom_name
+from polyreason.rewards.custom import check_custom_name, custom, is_custom_name, misnamed_custom
 from polyreason.rewards.format import format_reward, tag_count
 from polyreason.rewards.inputs import log_mean
 from polyreason.rewards.judge import judge
 from polyreason.rewards.language import language
 from polyreason.rewards.naturalness import naturalness
+from polyreason.rewards.outcome import reward_model
 from polyreason.rewards.process import process
 from polyreason.rewards.repetition import repetition
-from polyreason.rewards.reward_model import reward_model
 
 RewardFn = Callable[..., list[float | None]]
 
@@ -49,23 +49,9 @@ def reward_names() -> list[str]:
 
 
 def _unknown(name: str) -> UserError:
-    base, colon, rest = name.partition(":")
-    close = difflib.get_close_matches(base, REWARDS, n=1)
-    guess = (f"{close[0]}:{rest}" if colon else close[0]) if close else None
-    hint = f" (did you mean {guess!r}?)" if guess else ""
-    return UserError(f"unknown reward {name!r}{hint}; valid rewards: {', '.join(reward_names())} (several custom "
-                     "rewards: custom:NAME)")
-
-
-def factory_of(name: str) -> Callable[..., RewardFn]:
-    """The factory behind reward ``name`` (``custom:NAME`` -> the custom factory); UserError if unknown."""
-    if is_custom_name(name):
-        check_custom_name(name)
-        return custom
-    factory = REWARDS.get(name)
-    if factory is None:
-        raise _unknown(name)
-    return factory
+    close = difflib.get_close_matches(name, REWARDS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UserError(f"unknown reward {name!r}{hint}; valid rewards: {', '.join(reward_names())}")
 
 
 def build_reward(name: str, **params: Any) -> RewardFn:
@@ -96,6 +82,17 @@ def build_reward(name: str, **params: Any) -> RewardFn:
     fn.__qualname__ = name
     fn.__doc__ = factory.__doc__
     return fn
+
+
+def factory_of(name: str) -> Callable[..., RewardFn]:
+    """The factory behind reward ``name`` (``custom:NAME`` -> the custom factory); UserError if unknown."""
+    if is_custom_name(name):
+        check_custom_name(name)
+        return custom
+    factory = REWARDS.get(name)
+    if factory is None:
+        raise misnamed_custom(name, reward_names()) or _unknown(name)
+    return factory
 
 
 def check_reward(name: str, params: Mapping[str, Any] | None = None) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 
 from polyreason.errors import UserError
 from polyreason.rewards.hf import LazyModel, check_model_spec, model_logits, render
-from polyreason.rewards.inputs import conversation, log_mean
+from polyreason.rewards.inputs import log_mean
+from polyreason.rewards.messages import conversation
 
 NORMALIZE = ("none", "fixed", "running")
 
