@@ -16,7 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from polyreason.errors import UserError
-from polyreason.prompts import split_reasoning
+
+try:  # main has moved it to the text layer (issue 12); the fallback is this branch's base: drop it after the merge
+    from polyreason.text.region import split_reasoning
+except ImportError:
+    from polyreason.prompts import split_reasoning
 from polyreason.rewards.hf import LazyModel, check_model_spec, model_logits, render
 from polyreason.rewards.inputs import completion_text, log_mean
 from polyreason.rewards.messages import prompt_text
