@@ -352,7 +352,10 @@ class RewardSpec(_Strict):
     """One reward term: ``weight × reward(**params)``."""
 
     weight: float = Field(1.0, description="Weight in the composite sum (may be negative).")
-    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the reward.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword arguments of the reward (docs/rewards.md); custom: `function` here or beside weight.",
+    )
 
 
 GRPOStage.model_rebuild()
@@ -492,28 +495,43 @@ class Recipe(_Strict):
 
 
 def _expand_reward_shorthand(v: Any) -> Any:
-    """Allow ``accuracy: 1.0`` for ``accuracy: {weight: 1.0}``."""
+    """Allow ``accuracy: 1.0`` for ``accuracy: {weight: 1.0}``, and ``custom: {function: f, …}`` for
+    ``custom: {params: {function: f}, …}`` (the function is a parameter of the custom reward)."""
     if isinstance(v, dict):
-        return {k: ({"weight": w} if isinstance(w, int | float) and not isinstance(w, bool) else w) for k, w in v.items()}
+        return {k: _expand_one(w) for k, w in v.items()}
     return v
 
 
-def _check_reward_names(rewards: dict[str, RewardSpec], where: str) -> None:
-    from polyreason.rewards import reward_names
+def _expand_one(spec: Any) -> Any:
+    if isinstance(spec, int | float) and not isinstance(spec, bool):
+        return {"weight": spec}
+    if isinstance(spec, dict) and "function" in spec:
+        spec = dict(spec)
+        params = dict(spec.get("params") or {})
+        if "function" in params:
+            raise ValueError("`function` is given both beside `weight` and in `params`; fix: keep one")
+        params["function"] = spec.pop("function")
+        spec["params"] = params
+    return spec
 
-    known = reward_names()
-    for name in rewards:
-        if name not in known:
-            raise ValueError(
-                f"{where}.{name}: unknown reward{did_you_mean(name, known)}; valid rewards: {', '.join(sorted(known))}"
-            )
+
+def _check_reward_names(rewards: dict[str, RewardSpec], where: str) -> None:
+    """Every reward must build: known name (or custom:NAME), known parameters, a custom function that imports,
+    a model spec of the right shape (no model loads)."""
+    from polyreason.rewards.registry import check_reward
+
+    for name, spec in rewards.items():
+        try:
+            check_reward(name, spec.params)
+        except UserError as exc:
+            raise ValueError(f"{where}.{name}: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------- trl: pass-through
 
 # TRL/transformers fields polyreason sets itself (train/args.py), each with the recipe key that decides it.
 TRL_OWNED_COMMON: dict[str, str] = {
-    "output_dir": "--output-dir (or output_dir)", "seed": "seed", "learning_rate": "learning_rate",
+    "output_dir": "-o/--output (or output_dir)", "seed": "seed", "learning_rate": "learning_rate",
     "lr_scheduler_type": "lr_scheduler", "lr_scheduler_kwargs": "min_lr_rate or min_lr",
     "warmup_steps": "warmup_ratio", "weight_decay": "weight_decay", "adam_beta1": "adam_beta1",
     "adam_beta2": "adam_beta2", "max_grad_norm": "max_grad_norm", "optim": "optim",
