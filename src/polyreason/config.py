@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyreason.errors import UserError
+from polyreason.generation.base import SamplingParams
 
 ReportTo = Literal["none", "wandb", "trackio", "tensorboard"]
 Preset = Literal["grpo", "dr_grpo", "bnpo", "dapo"]
@@ -224,9 +225,9 @@ class EvalConfig(_Strict):
     benchmarks: list[str] = Field(default_factory=list, description="Registry names, e.g. math500, mgsm-es.")
     samples: int = Field(1, ge=1, description="n samples per problem (pass@1 averages over them).")
     limit: int | None = Field(None, gt=0, description="First N problems of each benchmark.")
-    temperature: float = Field(0.6, ge=0, description="0 = greedy.")
-    top_p: float = Field(0.95, gt=0, le=1)
-    max_new_tokens: int = Field(1024, gt=0)
+    temperature: float = Field(SamplingParams.temperature, ge=0, description="0 = greedy.")
+    top_p: float = Field(SamplingParams.top_p, gt=0, le=1, description="Nucleus threshold (no top-k cut).")
+    max_new_tokens: int = Field(SamplingParams.max_new_tokens, gt=0)
     backend: Literal["transformers", "vllm"] = "transformers"
     batch_size: int = Field(16, gt=0, description="Prompts per generate call (transformers backend).")
     prompt_style: Literal["lighteval", "polyreason"] = Field(

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from polyreason.commands.tables import print_table
 from polyreason.errors import UserError
+from polyreason.generation import SamplingParams
 
 
 def register(app: typer.Typer) -> None:
@@ -17,19 +18,32 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     output: Path = typer.Option(None, "--output", "-o", help="Directory for samples.jsonl, summary.json, summary.md."),
-    model: str = typer.Option(None, "--model", "-m", help="Model spec: hub id, local dir, smollm2-135m, tiny-random."),
+    model: str = typer.Option(
+        None, "--model", "-m",
+        help="Model spec (hub id, local dir, smollm2-135m, tiny-random) or a served model's URL (http://HOST/v1).",
+    ),
     benchmarks: str = typer.Option(
         "math500", "--benchmarks", "-b",
         help="Comma list: aime24, math500, amc23, minerva, olympiadbench, gsm8k, mgsm-XX (or 'mgsm' for all 11).",
     ),
     samples: int = typer.Option(1, "--samples", "-n", help="Samples per problem; pass@1 is averaged over them."),
     limit: int = typer.Option(None, "--limit", help="Only the first N problems of each benchmark."),
-    temperature: float = typer.Option(0.6, help="Sampling temperature (0 = greedy). Open-RS used 0.6."),
-    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold. Open-RS used 0.95."),
-    max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Length limit per completion (tokens)."),
+    temperature: float = typer.Option(SamplingParams.temperature, help="Sampling temperature (0 = greedy). Open-RS "
+                                      "used 0.6."),
+    top_p: float = typer.Option(SamplingParams.top_p, "--top-p", help="Nucleus sampling threshold (no top-k). "
+                                "Open-RS used 0.95."),
+    max_new_tokens: int = typer.Option(SamplingParams.max_new_tokens, "--max-new-tokens",
+                                       help="Length limit per completion (tokens)."),
     seed: int = typer.Option(0, help="Run seed; each batch's seed derives from it, so resumed runs match."),
-    backend: str = typer.Option("transformers", help="transformers (CPU/GPU) or vllm (GPU, optional extra)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Prompts per generate call (default 16; vllm 512)."),
+    backend: str = typer.Option(
+        None, help="transformers (CPU/GPU), vllm (GPU, optional extra) or endpoint (default: endpoint for a URL "
+        "--model, else transformers)."
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="Prompts per generate call (default 16; vllm 512; endpoint 8 × concurrency)."
+    ),
+    endpoint_model: str = typer.Option("default", "--endpoint-model", help="Served model name sent to an endpoint."),
+    concurrency: int = typer.Option(4, help="Parallel requests to an endpoint."),
     prompt_style: str = typer.Option(
         "lighteval", "--prompt-style", help="lighteval (Open-RS zero-shot instruction) or polyreason (<think> prompt)."
     ),
@@ -80,12 +94,10 @@ def eval_command(
         torch.set_num_threads(threads)
     if benchmark is not None:
         benchmarks = benchmark
-    from polyreason.evaluate.generation import GenerationParams
-
     config = EvalConfig(
         model=model, benchmarks=benchmarks, output=output, samples=samples, limit=limit,
-        params=GenerationParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
-        backend=backend, batch_size=batch_size, prompt_style=prompt_style, prompt_template=prompt_template,
+        params=SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens), seed=seed,
+        backend=backend, batch_size=batch_size, endpoint_model=endpoint_model, concurrency=concurrency, prompt_style=prompt_style, prompt_template=prompt_template,
         system=system, cache=cache, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
         verify_timeout=verify_timeout, source=source,
     )
@@ -100,34 +112,33 @@ def eval_command(
 def _print_registry(console: Console) -> None:
     from polyreason.evaluate.benchmarks import REGISTRY
 
-    table = Table(title="benchmarks (vendored, offline)")
-    for column in ("name", "language", "hub id", "about"):
-        table.add_column(column)
+    rows = []
     for name, spec in REGISTRY.items():
         hub = f"{spec.hub_id}:{spec.hub_config}" if spec.hub_config and spec.name.startswith("mgsm") else spec.hub_id
-        table.add_row(name, spec.language, hub or "–", spec.description)
-    console.print(table)
+        rows.append([name, spec.language, hub or "–", spec.description])
+    print_table(console, "benchmarks (vendored, offline)", ("name", "language", "hub id", "about"), rows)
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
+SUMMARY_COLUMNS = ("benchmark", "pass@1 %", "95% CI", "best pass@k %", "problems", "samples", "tokens", "trunc %",
+                   "reasoning lang %", "answer lang %")
+
+
 def _print_summary(console: Console, summary: dict, output: Path) -> None:
-    table = Table(title=f"polyreason eval: {summary['model']}")
-    for column in ("benchmark", "pass@1 %", "95% CI", "best pass@k %", "problems", "samples", "tokens", "trunc %",
-                   "reasoning lang %", "answer lang %"):
-        table.add_column(column, justify="left" if column == "benchmark" else "right")
+    rows = []
     for name, b in summary["benchmarks"].items():
         ks = [k for k in b if k.startswith("pass@") and k != "pass@1"]
         best = max(ks, key=lambda k: int(k.split("@")[1])) if ks else None
         lm = b.get("language_metrics", {})
-        table.add_row(
+        rows.append([
             name, _pct(b["pass@1"]), f"{_pct(b['ci95'][0])}–{_pct(b['ci95'][1])}",
             f"{_pct(b[best])} (k={best.split('@')[1]})" if best else "–",
             str(b["n_problems"]), str(b["n_samples"]),
             "–" if b.get("mean_tokens") is None else f"{b['mean_tokens']:.0f}",
             _pct(b.get("truncation_rate")), _pct(lm.get("reasoning_compliance")), _pct(lm.get("answer_compliance")),
-        )
-    console.print(table)
+        ])
+    print_table(console, f"polyreason eval: {summary['model']}", SUMMARY_COLUMNS, rows, right=SUMMARY_COLUMNS[1:])
     console.print(f"wrote {output / 'summary.json'}, {output / 'summary.md'}, {output / 'samples.jsonl'}")

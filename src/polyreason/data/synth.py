@@ -23,6 +23,7 @@ from polyreason.data.difficulty import Verifier, _batch_seed, default_verifier, 
 from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, row_id
 from polyreason.errors import UserError
+from polyreason.generation import SamplingParams, texts
 from polyreason.progress import track
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,8 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
             for row in batch:
                 require_answer(row)
             prefixes = [build_messages(problem_text(r), r.get("language", "en"), system) for r in batch]
-            outs = generator.chat(prefixes, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
-                                  top_p=top_p, seed=_batch_seed(seed, batch[0]["id"]))
+            params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+            outs = texts(generator.chat(prefixes, params, n=n, seed=_batch_seed(seed, batch[0]["id"])))
             for row, prefix, completions in zip(batch, prefixes, outs, strict=True):
                 lang = row.get("language", "en")
                 correct = [c.strip() for c in completions if check(str(row["answer"]), c, lang)]
@@ -161,8 +162,8 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
                 convs.append([{"role": "system", "content": JUDGE_SYSTEM.format(language=lang)},
                               {"role": "user", "content": JUDGE_USER.format(
                                   problem=problem_text(r), answer=r.get("answer", "?"), solution=solution)}])
-            outs = generator.chat(convs, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
-                                  seed=_batch_seed(seed, batch[0]["id"]))
+            params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens)
+            outs = texts(generator.chat(convs, params, n=n, seed=_batch_seed(seed, batch[0]["id"])))
             for row, replies in zip(batch, outs, strict=True):
                 scores = [parse_score(t) for t in replies]
                 valid = [s for s in scores if s is not None]

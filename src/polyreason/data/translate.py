@@ -29,6 +29,7 @@ from polyreason.data.formats import last_boxed
 from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, THINK_OPEN, row_id
 from polyreason.errors import UserError
+from polyreason.generation import SamplingParams, texts
 from polyreason.progress import track
 
 log = logging.getLogger(__name__)
@@ -193,8 +194,8 @@ def _translate_batch(batch: list[dict], generator, writer: ResumableJsonl, rej, 
         if attempt:
             stats["retries"] += len(pending)
         convs = [[{"role": "system", "content": system}, {"role": "user", "content": text}] for _, _, text in pending]
-        outs = generator.chat(convs, n=1, max_new_tokens=max_new_tokens,
-                              temperature=0.0 if attempt == 0 else retry_temperature, seed=seed + attempt)
+        params = SamplingParams(temperature=0.0 if attempt == 0 else retry_temperature, max_new_tokens=max_new_tokens)
+        outs = texts(generator.chat(convs, params, n=1, seed=seed + attempt))
         still = []
         for (ri, path, text), out in zip(pending, outs, strict=True):
             candidate = clean_output(out[0])

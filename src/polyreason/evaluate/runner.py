@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from typing import Any
 from polyreason.errors import UserError
 from polyreason.evaluate.benchmarks import Problem, expand_names, load_benchmark, resolve_name
 from polyreason.evaluate.cache import CachedSample, ResultCache, SampleKey, fingerprint, text_hash
-from polyreason.evaluate.generation import Backend, GenerationParams, make_backend
 from polyreason.evaluate.prompting import build_eval_messages, render_prompt
 from polyreason.evaluate.scoring import (
     Sample,
@@ -30,6 +28,8 @@ from polyreason.evaluate.scoring import (
     score_samples,
     summarize_benchmark,
 )
+from polyreason.generation import Backend, SamplingParams, backend_name, make_backend
+from polyreason.progress import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,11 @@ class EvalConfig:
     output: Path
     samples: int = 1
     limit: int | None = None
-    params: GenerationParams = field(default_factory=GenerationParams)
-    backend: str = "transformers"
+    params: SamplingParams = field(default_factory=SamplingParams)
+    seed: int = 0
+    backend: str | None = None
+    endpoint_model: str = "default"
+    concurrency: int = 4
     batch_size: int | None = None
     prompt_style: str = "lighteval"
     prompt_template: str | None = None
@@ -61,12 +64,14 @@ class EvalConfig:
         self.output = Path(self.output)
         if self.samples < 1:
             raise UserError(f"--samples must be >= 1, got {self.samples}")
+        self.backend = backend_name(self.model, self.backend)
 
     def generation_info(self) -> dict[str, Any]:
         """What the summary records about generation (everything that changes the samples)."""
-        return {
+        info = {
             "backend": self.backend,
             **self.params.to_dict(),
+            "seed": self.seed,
             "samples": self.samples,
             "limit": self.limit,
             "prompt_style": self.prompt_style,
@@ -74,6 +79,9 @@ class EvalConfig:
             "prompt_template": self.prompt_template,
             "system": self.system,
         }
+        if self.backend == "endpoint":
+            info["endpoint_model"] = self.endpoint_model
+        return info
 
 
 def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalConfig:
@@ -90,8 +98,8 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
         output=Path(output),
         samples=ev.samples,
         limit=ev.limit,
-        params=GenerationParams(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens,
-                                seed=getattr(recipe, "seed", 0)),
+        params=SamplingParams(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens),
+        seed=getattr(recipe, "seed", 0),
         backend=ev.backend,
         batch_size=ev.batch_size,
         prompt_style=ev.prompt_style,
@@ -102,10 +110,12 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
 
 @dataclass(frozen=True)
 class Request:
-    """One sample to produce: its cache key, rendered prompt and prompt length in tokens."""
+    """One sample to produce: its cache key, messages, rendered prompt and prompt length (tokens, or
+    characters for an endpoint, whose prompt is the messages as JSON)."""
 
     key: SampleKey
     problem: Problem
+    messages: list[dict[str, str]]
     prompt: str
     length: int
 
@@ -132,7 +142,7 @@ def batch_seed(seed: int, keys: list[SampleKey]) -> int:
 
 def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, list[Problem]]) -> list[Request]:
     """All (problem, sample) requests, sorted by prompt length (stable), with cache keys."""
-    fp = fingerprint({"backend": getattr(backend, "variant", backend.name), **config.params.to_dict()})
+    fp = fingerprint({"backend": backend.variant, **config.params.to_dict(), "seed": config.seed})
     requests = []
     for bench in config.benchmarks:
         for problem in problems[bench]:
@@ -140,19 +150,24 @@ def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, lis
                 problem.problem, problem.language, style=config.prompt_style,
                 template=config.prompt_template, system=config.system,
             )
-            prompt = render_prompt(backend.tokenizer, messages)
-            length = len(backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            if backend.tokenizer is None:  # an endpoint applies the chat template itself
+                prompt = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+                length = len(prompt)
+            else:
+                prompt = render_prompt(backend.tokenizer, messages)
+                length = len(backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
             for s in range(config.samples):
                 key = SampleKey(config.model, bench, problem.index, text_hash(prompt), s, fp)
-                requests.append(Request(key, problem, prompt, length))
+                requests.append(Request(key, problem, messages, prompt, length))
     requests.sort(key=lambda r: r.length)
     return requests
 
 
 def _generate_missing(
-    requests: list[Request], backend: Backend, config: EvalConfig, cache: ResultCache, stats: RunStats
-) -> Iterator[int]:
-    """Generate the uncached requests batch by batch; yields once per generated sample (for progress)."""
+    requests: list[Request], backend: Backend, config: EvalConfig, cache: ResultCache, stats: RunStats,
+    report: Reporter,
+) -> None:
+    """Generate the uncached requests batch by batch, committing each batch; progress per decoding step."""
     size = config.batch_size or backend.batch_size
     for start in range(0, len(requests), size):
         batch = requests[start : start + size]
@@ -162,15 +177,18 @@ def _generate_missing(
         if not todo:
             continue
         began = time.perf_counter()
-        outputs = backend.generate([r.prompt for r in todo], config.params, batch_seed(config.params.seed,
-                                                                                        [r.key for r in todo]))
+        seed = batch_seed(config.seed, [r.key for r in todo])
+        if backend.tokenizer is None:
+            outputs = [out[0] for out in backend.chat([r.messages for r in todo], config.params, seed=seed,
+                                                      progress=report.advance)]
+        else:
+            outputs = backend.generate([r.prompt for r in todo], config.params, seed, progress=report.advance)
         stats.generation_seconds += time.perf_counter() - began
         cache.put_many(
             (r.key, CachedSample(o.completion, o.n_tokens, o.truncated)) for r, o in zip(todo, outputs, strict=True)
         )
         stats.generated += len(todo)
-        stats.generated_tokens += sum(o.n_tokens for o in outputs)
-        yield from range(len(todo))
+        stats.generated_tokens += sum(o.n_tokens or 0 for o in outputs)
 
 
 def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[str, Any], RunStats]:
@@ -178,13 +196,12 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
 
     Returns ``(summary, stats)``.  Pass ``backend`` to reuse a loaded model (tests, notebooks).
     """
-    from polyreason.progress import track
-
     problems = {b: load_benchmark(b, limit=config.limit, source=config.source) for b in config.benchmarks}
     if backend is None:
         backend = make_backend(
-            config.backend, config.model, batch_size=config.batch_size or (512 if config.backend == "vllm" else 16),
-            dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code,
+            config.model, backend=config.backend, batch_size=config.batch_size, dtype=config.dtype,
+            device=config.device, trust_remote_code=config.trust_remote_code, endpoint_model=config.endpoint_model,
+            concurrency=config.concurrency,
         )
     if config.samples > 1 and config.params.temperature == 0:
         log.warning("--samples %d with temperature 0: greedy samples are identical; pass@k will equal pass@1",
@@ -195,9 +212,8 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
     with ResultCache(cache_path) as cache:
         pending = len(requests) - len(cache.get_many(r.key for r in requests))
         log.info("%d samples to evaluate, %d cached, %d to generate", len(requests), len(requests) - pending, pending)
-        for _ in track(_generate_missing(requests, backend, config, cache, stats), total=pending,
-                       description="generating", unit="samples"):
-            pass
+        with Reporter(pending, description="generating", unit="samples") as report:
+            _generate_missing(requests, backend, config, cache, stats, report)
         found = cache.get_many(r.key for r in requests)
     if len(found) != len(requests):  # pragma: no cover - defensive: the loop above fills every key
         raise RuntimeError("result cache is missing samples after generation")
