@@ -36,8 +36,10 @@ def _groups(console: Console, title: str, columns: list[str], rows: Sequence[Seq
             right: set[str]) -> list[list[str]]:
     """Column groups, each with the key column, packed greedily so each table fits ``console.width``."""
 
+    unbounded = console.options.update_width(10**6)  # measure the table's natural width, not the terminal's
+
     def fits(names: list[str]) -> bool:
-        return console.measure(_table(title, names, columns, rows, right)).maximum <= console.width
+        return console.measure(_table(title, names, columns, rows, right), options=unbounded).maximum <= console.width
 
     if fits(columns):
         return [columns]

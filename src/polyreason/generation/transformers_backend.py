@@ -45,6 +45,7 @@ class TransformersBackend:
 
         if batch_size < 1:
             raise UserError(f"--batch-size must be >= 1, got {batch_size}")
+        log.info("loading %s", spec)
         model, tokenizer = load_model(spec, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
         return cls(model, tokenizer, name=spec, batch_size=batch_size, compact=compact)
 
