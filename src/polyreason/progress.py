@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -37,10 +37,7 @@ def track(
     """Yield from ``iterable`` while showing progress (count, rate and ETA when ``total`` is known)."""
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)  # type: ignore[arg-type]
-    with Reporter(total, description=description, unit=unit, log_every_s=log_every_s) as report:
-        for item in iterable:
-            yield item
-            report.advance()
+    yield from Reporter(total, description=description, unit=unit, log_every_s=log_every_s).items(iterable)
 
 
 class Reporter:
@@ -55,7 +52,8 @@ class Reporter:
                  log_every_s: float = 30.0):
         self.total, self.description, self.unit, self.log_every_s = total, description, unit, log_every_s
         self.done, self.tokens = 0.0, 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._item_done = 0.0  # how much of the current item (see items) generation has reported
         self._bar: Any = None
         self._task: Any = None
         self._start = self._last = time.monotonic()
@@ -67,6 +65,29 @@ class Reporter:
             self._bar.start()
             self._task = self._bar.add_task(self.description, total=self.total, rate="")
         return self
+
+    def items(self, iterable: Iterable[T]) -> Iterator[T]:
+        """Yield from ``iterable``, one unit per item; the bar is shown while it runs.
+
+        Generation inside an item may report its part through :meth:`share`; what it did not report is
+        added when the item is done, so each item counts exactly one unit.
+        """
+        with self:
+            for item in iterable:
+                self._item_done = 0.0
+                yield item
+                self.advance(max(0.0, 1.0 - self._item_done))
+
+    def share(self, samples: float) -> Callable[[float, int], None]:
+        """A generation progress hook for the current item of :meth:`items`, which is ``samples`` samples."""
+
+        def hook(done: float, tokens: int) -> None:
+            with self._lock:
+                part = min(done / samples, 1.0 - self._item_done) if samples > 0 else 0.0
+                self._item_done += part
+                self.advance(part, tokens)
+
+        return hook
 
     def advance(self, amount: float = 1.0, tokens: int = 0) -> None:
         """Record ``amount`` more units done and ``tokens`` more tokens generated."""

@@ -97,8 +97,8 @@ def eval_command(
     config = EvalConfig(
         model=model, benchmarks=benchmarks, output=output, samples=samples, limit=limit,
         params=SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens), seed=seed,
-        backend=backend, batch_size=batch_size, endpoint_model=endpoint_model, concurrency=concurrency, prompt_style=prompt_style, prompt_template=prompt_template,
-        system=system, cache=cache, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
+        backend=backend, batch_size=batch_size, endpoint_model=endpoint_model, concurrency=concurrency,
+        prompt_style=prompt_style, prompt_template=prompt_template, system=system, cache=cache, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
         verify_timeout=verify_timeout, source=source,
     )
     summary, stats = run_eval(config)

@@ -24,7 +24,7 @@ from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import THINK_CLOSE, row_id
 from polyreason.errors import UserError
 from polyreason.generation import SamplingParams, texts
-from polyreason.progress import track
+from polyreason.progress import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,14 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
     writer = ResumableJsonl(output, resume=resume)
     stats: Counter = Counter()
     try:
-        for batch in track(_batches(rows, writer, batch_size, stats), description="synth", unit="batches",
-                           total=batches_left(total, len(writer.done), batch_size)):
+        report = Reporter(batches_left(total, len(writer.done), batch_size), description="synth", unit="batches")
+        for batch in report.items(_batches(rows, writer, batch_size, stats)):
             for row in batch:
                 require_answer(row)
             prefixes = [build_messages(problem_text(r), r.get("language", "en"), system) for r in batch]
             params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-            outs = texts(generator.chat(prefixes, params, n=n, seed=_batch_seed(seed, batch[0]["id"])))
+            outs = texts(generator.chat(prefixes, params, n=n, seed=_batch_seed(seed, batch[0]["id"]),
+                                        progress=report.share(len(batch) * n)))
             for row, prefix, completions in zip(batch, prefixes, outs, strict=True):
                 lang = row.get("language", "en")
                 correct = [c.strip() for c in completions if check(str(row["answer"]), c, lang)]
@@ -153,8 +154,8 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
     stats: Counter = Counter()
     rej = rejects.open("a", encoding="utf-8")
     try:
-        for batch in track(_batches(rows, writer, batch_size, stats), description="judge", unit="batches",
-                           total=batches_left(total, len(writer.done), batch_size)):
+        report = Reporter(batches_left(total, len(writer.done), batch_size), description="judge", unit="batches")
+        for batch in report.items(_batches(rows, writer, batch_size, stats)):
             convs = []
             for r in batch:
                 lang = LANGUAGE_NAMES.get(r.get("language", "en"), r.get("language", "en"))
@@ -163,7 +164,8 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
                               {"role": "user", "content": JUDGE_USER.format(
                                   problem=problem_text(r), answer=r.get("answer", "?"), solution=solution)}])
             params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens)
-            outs = texts(generator.chat(convs, params, n=n, seed=_batch_seed(seed, batch[0]["id"])))
+            outs = texts(generator.chat(convs, params, n=n, seed=_batch_seed(seed, batch[0]["id"]),
+                                        progress=report.share(len(batch) * n)))
             for row, replies in zip(batch, outs, strict=True):
                 scores = [parse_score(t) for t in replies]
                 valid = [s for s in scores if s is not None]
