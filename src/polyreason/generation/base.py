@@ -1,10 +1,10 @@
 """What every backend shares: the sampling settings, one completion, the backend interface (no torch here).
 
 The sampling rule is the same in every backend and every command: temperature, then a top-p nucleus, and
-**no top-k cut** (transformers' ``top_k=0``, vLLM's ``top_k=-1``).  That is how vLLM and lighteval sample,
-and TRL's ``GRPOConfig`` defaults to ``top_k=0`` as well, so evaluation, the data commands and RL rollouts
-draw from the same distribution.  (transformers' own ``generate`` would otherwise cut to the 50 most likely
-tokens.)  Temperature 0 is greedy decoding.
+**no top-k cut** (transformers' ``top_k=0``; vLLM's default).  That is how vLLM and lighteval sample, and
+TRL's ``GRPOConfig`` defaults to ``top_k=0`` as well, so evaluation, the data commands and RL rollouts sample
+by one rule.  (transformers' own ``generate`` would cut to the 50 most likely tokens, which the data
+commands did before this package.)  Temperature 0 is greedy decoding.
 """
 
 from __future__ import annotations

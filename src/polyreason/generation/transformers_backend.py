@@ -77,7 +77,7 @@ class TransformersBackend:
 
     def chat(self, conversations: list[Conversation], params: SamplingParams, *, n: int = 1, seed: int = 0,
              progress: Progress | None = None) -> list[list[Generated]]:
-        """``n`` completions per conversation, rendered with the tokenizer's chat template, in one batch."""
+        """``n`` completions per conversation (chat template applied), ``batch_size`` conversations per batch."""
         from polyreason.prompts import format_prompt
 
         return repeat_generate(self, [format_prompt(self.tokenizer, c) for c in conversations], params, n, seed,
