@@ -375,7 +375,9 @@ class EvalSettings(_Strict):
     temperature: float = Field(EVAL_DEFAULTS.temperature, ge=0, description="0 = greedy.")
     top_p: float = Field(EVAL_DEFAULTS.top_p, gt=0, le=1, description="Nucleus sampling threshold.")
     max_new_tokens: int = Field(EVAL_DEFAULTS.max_new_tokens, gt=0, description="Length limit per completion.")
-    backend: Literal["transformers", "vllm"] = Field(EVAL_DEFAULTS.backend, description="Generation backend.")
+    backend: Literal["transformers", "vllm", "endpoint"] | None = Field(
+        EVAL_DEFAULTS.backend, description="Generation backend; None = endpoint for an http(s) model, else transformers."
+    )
     batch_size: int | None = Field(
         EVAL_DEFAULTS.batch_size, gt=0, description="Prompts per generate call; None = the backend's default."
     )

@@ -58,10 +58,10 @@ def _rows(path: str, split: str = "train"):
 
 
 def _generator(model: str, endpoint_model: str, batch_size: int, concurrency: int, device: str | None):
-    from polyreason.data.generation import make_generator
+    from polyreason.generation import make_backend
 
-    return make_generator(model, endpoint_model=endpoint_model, batch_size=batch_size, concurrency=concurrency,
-                          device=device)
+    return make_backend(model, endpoint_model=endpoint_model, batch_size=batch_size, concurrency=concurrency,
+                        device=device)
 
 
 def _limit(rows, limit: int | None):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from polyreason.commands.deprecated import renamed
 from polyreason.commands.report import print_cost
+from polyreason.commands.tables import print_table
 
 SetOption = typer.Option(None, "--set", help="Override a recipe key, e.g. --set stages.0.max_steps=10.")
 PriceOption = typer.Option(
@@ -45,13 +45,9 @@ def train(
     console.print(f"[bold]training[/] {recipe.name}: model {recipe.model.spec}, stages {stages} → {out}",
                   highlight=False)
     result = run_recipe(recipe, out, resume=resume)
-    table = Table(title="stages")
-    for col in ("stage", "steps", "time", "model"):
-        table.add_column(col)
-    for st in result.stages:
-        table.add_row(f"{st.index} {st.type}", str(st.steps), "skipped" if st.skipped else f"{st.runtime_s:.0f} s",
-                      st.model_dir)
-    console.print(table)
+    rows = [[f"{st.index} {st.type}", str(st.steps), "skipped" if st.skipped else f"{st.runtime_s:.0f} s",
+             str(st.model_dir)] for st in result.stages]
+    print_table(console, "stages", ("stage", "steps", "time", "model"), rows)
     print_cost(console, Path(result.output_dir) / "summary.json")
     console.print(f"final model: {result.model_dir}\nmetrics: {result.metrics_path}\n"
                   f"summary: {Path(result.output_dir) / 'summary.json'}", highlight=False)
@@ -84,7 +80,8 @@ def quickstart(
                       f"({score['seconds']:.0f} s)", highlight=False)
 
     result = run_quickstart(recipe, eval_problems=eval_problems, resume=resume, on_score=show)
-    console.print(_table(result.scores))
+    print_table(console, "held-out problems (greedy)", SCORE_COLUMNS, _score_rows(result.scores),
+                right=SCORE_COLUMNS[1:])
     labels = [s["label"] for s in result.scores]
     for before, after in zip(labels, labels[1:], strict=False):
         console.print(f"{after.removeprefix('after ').upper()} gain: accuracy "
@@ -104,12 +101,10 @@ def with_price(overrides: list[str] | None, price_per_hour: float | None) -> lis
     return items
 
 
-def _table(scores: list[dict]) -> Table:
-    table = Table(title="held-out problems (greedy)")
-    for col in ("model", "accuracy", "format", "mean reward", "mean length (tokens)", "eval time"):
-        table.add_column(col, justify="right" if col != "model" else "left")
-    for s in scores:
-        reward = "–" if s["mean_reward"] is None else f"{s['mean_reward']:.3f}"
-        table.add_row(s["label"], f"{s['accuracy']:.0%}", f"{s['format']:.0%}", reward,
-                      f"{s['mean_length']:.1f}", f"{s['seconds']:.0f} s")
-    return table
+SCORE_COLUMNS = ("model", "accuracy", "format", "mean reward", "mean length (tokens)", "eval time")
+
+
+def _score_rows(scores: list[dict]) -> list[list[str]]:
+    return [[s["label"], f"{s['accuracy']:.0%}", f"{s['format']:.0%}",
+             "–" if s["mean_reward"] is None else f"{s['mean_reward']:.3f}",
+             f"{s['mean_length']:.1f}", f"{s['seconds']:.0f} s"] for s in scores]

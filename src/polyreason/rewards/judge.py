@@ -151,15 +151,21 @@ def make_chat(*, endpoint: str | None, model: str | None, api_key_env: str, time
               batch_size: int, device: str | None, dtype: str | None) -> tuple[Chat, str]:
     """(chat, name) for the judge: an OpenAI-compatible endpoint when ``endpoint`` is set (``model`` is the
     served model's name), else the local model ``model``.  The only place the judge's backend is built."""
-    from polyreason.data.generation import EndpointGenerator, make_generator
+    from polyreason.generation import SamplingParams, make_backend, texts
+    from polyreason.generation.endpoint import EndpointBackend
 
     if endpoint:
-        # make_generator cannot pass api_key_env/timeout/retries yet, so the endpoint client is built directly
-        gen: Any = EndpointGenerator(endpoint, model=model or "default", concurrency=1, timeout=timeout,
-                                     retries=retries, api_key_env=api_key_env)
+        backend: Any = EndpointBackend(endpoint, model=model or "default", concurrency=1, timeout=timeout,
+                                       retries=retries, api_key_env=api_key_env)
     else:
-        gen = make_generator(str(model), batch_size=batch_size, device=device, dtype=dtype)
-    return gen.chat, gen.name
+        backend = make_backend(str(model), batch_size=batch_size, device=device, dtype=dtype)
+
+    def chat(conversations: list[Conversation], *, n: int = 1, max_new_tokens: int = 256,
+             temperature: float = 0.0, top_p: float = 1.0, seed: int = 0) -> list[list[str]]:
+        params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+        return texts(backend.chat(conversations, params, n=n, seed=seed))
+
+    return chat, backend.name
 
 
 class Judge:
