@@ -43,14 +43,15 @@ def main() -> int:
         torch.set_num_threads(args.threads)
 
     from polyreason.evaluate.benchmarks import load_benchmark
-    from polyreason.evaluate.generation import GenerationParams, TransformersBackend
     from polyreason.evaluate.prompting import build_eval_messages, render_prompt
+    from polyreason.generation import SamplingParams
+    from polyreason.generation.transformers_backend import TransformersBackend
 
-    backend = TransformersBackend(args.model, batch_size=args.batch_size, device="cpu")
+    backend = TransformersBackend.load(args.model, batch_size=args.batch_size, device="cpu")
     tok, model = backend.tokenizer, backend.model
     problems = load_benchmark(args.benchmark, limit=args.prompts)
     prompts = [render_prompt(tok, build_eval_messages(p.problem, p.language)) for p in problems]
-    params = GenerationParams(temperature=0.0, max_new_tokens=args.max_new_tokens)
+    params = SamplingParams(temperature=0.0, max_new_tokens=args.max_new_tokens)
 
     # warm-up (one-time kernel/allocator set-up must not count against the first arm)
     with torch.inference_mode():

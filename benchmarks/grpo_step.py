@@ -98,11 +98,11 @@ def _peak_memory_mb() -> float:
 
 def arm_polyreason(recipe: dict, out: Path) -> dict:
     from polyreason.config import recipe_from_dict
+    from polyreason.files import read_jsonl
     from polyreason.train import run_recipe
-    from polyreason.train.callbacks import read_jsonl_tolerant
 
     result = run_recipe(recipe_from_dict(recipe), out)
-    rows = read_jsonl_tolerant(Path(result.metrics_path))
+    rows = list(read_jsonl(Path(result.metrics_path), tolerant=True))
     times = [r["time"] for r in rows]
     return _stats(times, rows, recipe)
 

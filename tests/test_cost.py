@@ -118,22 +118,22 @@ class _Tok:
 
 
 class _Backend:
-    name = "fake"
+    name = variant = "fake"
     batch_size = 4
     tokenizer = _Tok()
 
-    def generate(self, prompts, params, seed):
-        from polyreason.evaluate.generation import Generated
+    def generate(self, prompts, params, seed, progress=None):
+        from polyreason.generation import Generated
 
         return [Generated("Therefore, the final answer is: $\\boxed{1}$.", 12, False) for _ in prompts]
 
 
 def test_eval_run_info_carries_the_cost_block(tmp_path: Path):
-    from polyreason.evaluate.generation import GenerationParams
     from polyreason.evaluate.runner import EvalConfig, run_eval
+    from polyreason.generation import SamplingParams
 
     config = EvalConfig(model="fake", benchmarks="mgsm-en", output=tmp_path / "ev", samples=2, limit=3,
-                        params=GenerationParams(max_new_tokens=16), price_per_hour=2.0)
+                        params=SamplingParams(max_new_tokens=16), price_per_hour=2.0)
     summary, _ = run_eval(config, backend=_Backend())
     assert "cost" not in summary  # summary.json stays identical across resumes; cost is per run
     block = json.loads((tmp_path / "ev" / "run_info.json").read_text())["cost"]

@@ -15,6 +15,7 @@ from polyreason.data.difficulty import estimate_difficulty, mix, parse_ratio, ta
 from polyreason.data.prepare import prepare
 from polyreason.data.synth import follows_format, judge_rows, parse_score, synthesize
 from polyreason.errors import UserError
+from polyreason.generation import Generated, SamplingParams, texts
 
 
 def _lines(path) -> list[dict]:
@@ -29,9 +30,9 @@ class Scripted:
     def __init__(self, fn):
         self.fn, self.calls = fn, 0
 
-    def chat(self, conversations, *, n=1, **kwargs):
+    def chat(self, conversations, params, *, n=1, **kwargs):
         self.calls += 1
-        return [[self.fn(conv, j) for j in range(n)] for conv in conversations]
+        return [[Generated(self.fn(conv, j), None, False) for j in range(n)] for conv in conversations]
 
 
 def _answer_of(conv) -> int:
@@ -65,10 +66,10 @@ def test_difficulty_tags_by_pass_rate_and_resumes(tmp_path):
     assert all(r["n_samples"] == 4 and r["difficulty_model"] == "scripted" for r in tagged)
 
     class Crash(Scripted):
-        def chat(self, conversations, **kw):
+        def chat(self, conversations, params, **kw):
             if self.calls == 1:
                 raise KeyboardInterrupt
-            return super().chat(conversations, **kw)
+            return super().chat(conversations, params, **kw)
 
     out2 = tmp_path / "d2.jsonl"
     with pytest.raises(KeyboardInterrupt):
@@ -166,18 +167,17 @@ def test_judge_filters_and_records_scores(tmp_path):
 # ------------------------------------------------------------------------------- the real tiny model
 @pytest.fixture(scope="module")
 def tiny():
-    from polyreason.data.generation import TransformersGenerator
+    from polyreason.generation import make_backend
 
-    return TransformersGenerator("tiny-random", batch_size=4, device="cpu")
+    return make_backend("tiny-random", batch_size=4, device="cpu")
 
 
 def test_tiny_model_difficulty_synth_translate(tiny, tmp_path):
     rows = list(generate_problems(4, kinds=["add_sub"], difficulty="easy"))
-    outs = tiny.chat([[{"role": "user", "content": r["problem"]}] for r in rows[:2]], n=2, max_new_tokens=4,
-                     temperature=0.7, seed=3)
+    sampling = SamplingParams(temperature=0.7, max_new_tokens=4)
+    outs = texts(tiny.chat([[{"role": "user", "content": r["problem"]}] for r in rows[:2]], sampling, n=2, seed=3))
     assert len(outs) == 2 and all(len(o) == 2 and all(isinstance(t, str) for t in o) for o in outs)
-    again = tiny.chat([[{"role": "user", "content": r["problem"]}] for r in rows[:2]], n=2, max_new_tokens=4,
-                      temperature=0.7, seed=3)
+    again = texts(tiny.chat([[{"role": "user", "content": r["problem"]}] for r in rows[:2]], sampling, n=2, seed=3))
     assert again == outs  # seeded sampling is deterministic
     rep = estimate_difficulty(rows, tiny, tmp_path / "d.jsonl", k=2, max_new_tokens=4)
     assert rep["counts"] == {"hard": 4}  # a random model never gets it right
@@ -258,10 +258,10 @@ def test_cli_synth_with_judge_through_an_endpoint(tmp_path):
 @pytest.mark.slow
 def test_difficulty_with_the_embedded_smollm2(tmp_path):
     """The real 135M model on the quickstart task (about a minute on 2 CPU cores)."""
-    from polyreason.data.generation import TransformersGenerator
+    from polyreason.generation import make_backend
 
     rows = list(generate_problems(4, kinds=["add_sub"], difficulty="easy"))
-    rep = estimate_difficulty(rows, TransformersGenerator("smollm2-135m", batch_size=4), tmp_path / "d.jsonl", k=2,
+    rep = estimate_difficulty(rows, make_backend("smollm2-135m", batch_size=4), tmp_path / "d.jsonl", k=2,
                               max_new_tokens=48, keep_samples=True)
     tagged = _lines(tmp_path / "d.jsonl")
     assert sum(rep["counts"].values()) == 4 and all(0.0 <= r["pass_rate"] <= 1.0 for r in tagged)

@@ -89,7 +89,7 @@ def test_prepare_column_map_and_skip_invalid(tmp_path):
     res = runner.invoke(_app, ["data", "prepare", str(src), "-o", str(tmp_path / "o.jsonl"), "--map", "problem=q",
                                "--map", "answer=gold"])
     assert isinstance(res.exception, UserError)  # the console entry point turns this into exit code 2
-    assert "custom.jsonl row 1, column 'problem'" in str(res.exception)
+    assert "custom.jsonl:2, column 'problem'" in str(res.exception)  # the 1-based file line
     assert not (tmp_path / "o.jsonl").exists()  # nothing half-written
     res = runner.invoke(_app, ["data", "prepare", str(src), "-o", str(tmp_path / "o.jsonl"), "--map", "problem=q",
                                "--map", "answer=gold", "--skip-invalid", "--language", "en", "--source-name", "mine"])
@@ -135,15 +135,15 @@ def test_prepare_mgsm_thousands_and_parquet_output(tmp_path):
 
 
 def test_resumable_outputs_must_be_jsonl(tmp_path):
-    from polyreason.data.io import ResumableJsonl
+    from polyreason.files import ResumableJsonl
 
     with pytest.raises(UserError, match=r"\.jsonl"):
         ResumableJsonl(tmp_path / "x.parquet")
 
 
 def test_count_rows_and_progress_totals(tmp_path):
-    from polyreason.data.io import batches_left
     from polyreason.data.sources import count_rows
+    from polyreason.progress import batches_left
 
     prepare("synthetic:12", tmp_path / "s.jsonl")
     prepare("synthetic:7", tmp_path / "s.parquet")

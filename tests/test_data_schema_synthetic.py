@@ -250,7 +250,7 @@ def test_load_rows_keeps_foreign_difficulty_scales(tmp_path):
 def test_load_rows_invalid_rows_named_or_skipped(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('{"problem": "a", "answer": "1"}\n{"problem": "", "answer": "2"}\n{"problem": "c", "answer": "3"}\n')
-    with pytest.raises(UserError, match=r"x.jsonl row 1, column 'problem'"):
+    with pytest.raises(UserError, match=r"x.jsonl:2, column 'problem'"):  # the 1-based file line
         list(load_rows(str(path)))
     bad = []
     rows = list(load_rows(str(path), on_invalid=lambda i, raw, err: bad.append(i)))

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from polyreason.data.generation import EndpointGenerator
 from polyreason.data.translate import check_translation, clean_output, translate_rows
 from polyreason.errors import UserError
+from polyreason.generation import SamplingParams
+from polyreason.generation.endpoint import EndpointBackend
 from polyreason.text.langid import detect_language
 
 # MGSM rows 0-2 in English and in the official Spanish translation (google-research/url-nlp, CC-BY-4.0)
@@ -123,7 +124,7 @@ def _rows():
 
 def test_translate_rows_through_endpoint(fake_server, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    gen = EndpointGenerator(fake_server, model="fake", concurrency=3)
+    gen = EndpointBackend(fake_server, model="fake", concurrency=3)
     out = tmp_path / "es.jsonl"
     report = translate_rows(_rows(), gen, out, target="es", retries=1, batch_size=2)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -146,17 +147,17 @@ def test_translate_rows_through_endpoint(fake_server, tmp_path, monkeypatch):
 
 
 def test_translate_resumes_after_a_crash(fake_server, tmp_path):
-    gen = EndpointGenerator(fake_server, model="fake")
+    gen = EndpointBackend(fake_server, model="fake")
 
     class Crashing:
         name = "crashing"
         calls = 0
 
-        def chat(self, convs, **kw):
+        def chat(self, convs, params, **kw):
             Crashing.calls += 1
             if Crashing.calls > 1:
                 raise RuntimeError("killed")
-            return gen.chat(convs, **kw)
+            return gen.chat(convs, params, **kw)
 
     out = tmp_path / "es.jsonl"
     with pytest.raises(RuntimeError):
@@ -167,8 +168,8 @@ def test_translate_resumes_after_a_crash(fake_server, tmp_path):
 
 
 def test_endpoint_errors_are_user_errors(fake_server):
-    gen = EndpointGenerator("http://127.0.0.1:9/v1", retries=0, timeout=2)
+    gen = EndpointBackend("http://127.0.0.1:9/v1", retries=0, timeout=2)
     with pytest.raises(UserError, match="cannot reach"):
-        gen.chat([[{"role": "user", "content": "hola"}]])
+        gen.chat([[{"role": "user", "content": "hola"}]], SamplingParams())
     with pytest.raises(UserError, match="target language"):
         translate_rows([], gen, "/tmp/never.jsonl", target="xx")

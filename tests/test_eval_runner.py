@@ -11,8 +11,8 @@ import pytest
 
 from polyreason.errors import UserError
 from polyreason.evaluate.benchmarks import load_benchmark
-from polyreason.evaluate.generation import Generated, GenerationParams
 from polyreason.evaluate.runner import EvalConfig, run_eval, score_predictions
+from polyreason.generation import Generated, SamplingParams
 
 
 class FakeTokenizer:
@@ -26,6 +26,7 @@ class FakeBackend:
     """Deterministic stand-in for a model: answers MGSM problems right when (index + seed) is even."""
 
     name = "fake"
+    variant = "fake"
     batch_size = 2
 
     def __init__(self, benchmark: str, fail_after: int | None = None):
@@ -34,7 +35,7 @@ class FakeBackend:
         self.calls: list[int] = []
         self.fail_after = fail_after
 
-    def generate(self, prompts, params, seed):
+    def generate(self, prompts, params, seed, progress=None):
         if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise KeyboardInterrupt("simulated kill")
         self.calls.append(len(prompts))
@@ -49,7 +50,7 @@ class FakeBackend:
 
 def _config(tmp_path: Path, name: str, **kw) -> EvalConfig:
     base = dict(model="fake-model", benchmarks="mgsm-en", output=tmp_path / name, samples=3, limit=5,
-                params=GenerationParams(temperature=0.6, max_new_tokens=16, seed=1))
+                params=SamplingParams(temperature=0.6, max_new_tokens=16), seed=1)
     base.update(kw)
     return EvalConfig(**base)
 
@@ -90,18 +91,18 @@ def test_killed_run_resumes_without_regenerating_and_matches(tmp_path: Path) -> 
 def test_changed_generation_params_do_not_reuse_cache(tmp_path: Path) -> None:
     run_eval(_config(tmp_path, "p"), backend=FakeBackend("mgsm-en"))
     other = FakeBackend("mgsm-en")
-    _, stats = run_eval(_config(tmp_path, "p", params=GenerationParams(temperature=0.7, max_new_tokens=16, seed=1)),
+    _, stats = run_eval(_config(tmp_path, "p", params=SamplingParams(temperature=0.7, max_new_tokens=16), seed=1),
                         backend=other)
     assert stats.generated == 15 and stats.cached == 0
 
 
 def test_tiny_model_resume_is_identical(tmp_path: Path) -> None:
     """Real generation (tiny random Llama): drop the last committed batch, rerun, same summary and samples."""
-    from polyreason.evaluate.generation import TransformersBackend
+    from polyreason.generation import make_backend
 
-    backend = TransformersBackend("tiny-random", batch_size=2)
+    backend = make_backend("tiny-random", batch_size=2)
     cfg = dict(model="tiny-random", benchmarks="math500,mgsm-es", samples=2, limit=2,
-               params=GenerationParams(temperature=0.6, max_new_tokens=6, seed=3), batch_size=2)
+               params=SamplingParams(temperature=0.6, max_new_tokens=6), seed=3, batch_size=2)
     first, stats = run_eval(EvalConfig(output=tmp_path / "one", **cfg), backend=backend)
     assert stats.generated == 8
     cache = tmp_path / "two" / "cache.sqlite"
@@ -149,27 +150,7 @@ def test_bad_predictions_are_user_errors(tmp_path: Path, rows, message: str) -> 
         score_predictions(_write(tmp_path / "p.jsonl", rows), "mgsm-en", tmp_path / "out")
 
 
-def test_vllm_missing_is_a_clear_user_error() -> None:
-    pytest.importorskip("torch")
-    try:
-        import vllm  # noqa: F401
-
-        pytest.skip("vllm is installed here")
-    except ImportError:
-        pass
-    from polyreason.evaluate.generation import make_backend
-
-    with pytest.raises(UserError, match=r"pip install 'polyreason\[vllm\]'"):
-        make_backend("vllm", "tiny-random")
-    with pytest.raises(UserError, match="unknown backend"):
-        make_backend("jax", "tiny-random")
-
-
-def test_bad_generation_settings() -> None:
-    with pytest.raises(UserError):
-        GenerationParams(temperature=-1)
-    with pytest.raises(UserError):
-        GenerationParams(top_p=0)
+def test_bad_eval_settings() -> None:
     with pytest.raises(UserError):
         EvalConfig(model="m", benchmarks="math500", output=Path("x"), samples=0)
 
@@ -184,37 +165,9 @@ def test_config_from_recipe(tmp_path: Path) -> None:
                  "max_new_tokens": 64, "batch_size": 8, "prompt_template": "Problema: {problem}"},
     })
     cfg = config_from_recipe(recipe, model="runs/x/final", output=tmp_path)
-    assert cfg.benchmarks == ["mgsm-es"] and cfg.samples == 4 and cfg.params.seed == 7
+    assert cfg.benchmarks == ["mgsm-es"] and cfg.samples == 4 and cfg.seed == 7
     assert cfg.params.temperature == 0.7 and cfg.prompt_template == "Problema: {problem}"
     assert cfg.prompt_style == "lighteval" and cfg.system is None
-
-
-def test_vllm_backend_with_a_stand_in_module(monkeypatch) -> None:
-    """The vLLM backend's plumbing (token-id prompts, per-request seeds, finish reasons), without vLLM."""
-    import sys
-    from types import SimpleNamespace
-
-    seen = {}
-
-    class FakeLLM:
-        def __init__(self, **kwargs):
-            seen["init"] = kwargs
-
-        def generate(self, prompts, sampling, use_tqdm=False):
-            seen["prompts"], seen["sampling"] = prompts, sampling
-            return [SimpleNamespace(outputs=[SimpleNamespace(text=f"\\boxed{{{i}}}", token_ids=[5] * (i + 1),
-                                                              finish_reason="length" if i else "stop")])
-                    for i in range(len(prompts))]
-
-    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(LLM=FakeLLM, SamplingParams=lambda **kw: kw))
-    from polyreason.evaluate.generation import make_backend
-
-    backend = make_backend("vllm", "tiny-random", batch_size=64, dtype=None, device="cpu")
-    out = backend.generate(["hello there", "two"], GenerationParams(temperature=0.6, max_new_tokens=9), seed=10)
-    assert [o.completion for o in out] == ["\\boxed{0}", "\\boxed{1}"]
-    assert [o.n_tokens for o in out] == [1, 2] and [o.truncated for o in out] == [False, True]
-    assert all(isinstance(p["prompt_token_ids"], list) for p in seen["prompts"])
-    assert [s["seed"] for s in seen["sampling"]] == [10, 11] and seen["sampling"][0]["max_tokens"] == 9
 
 
 def test_eval_defaults_are_stated_once(tmp_path: Path) -> None:
@@ -228,8 +181,9 @@ def test_eval_defaults_are_stated_once(tmp_path: Path) -> None:
     assert section.benchmarks == list(EVAL_DEFAULTS.benchmarks)
     cfg = EvalConfig(model="m", benchmarks="math500", output=tmp_path)
     assert cfg.params == eval_params() and cfg.samples == EVAL_DEFAULTS.samples
-    assert eval_params(temperature=0.0, seed=3) == GenerationParams(
-        temperature=0.0, top_p=EVAL_DEFAULTS.top_p, max_new_tokens=EVAL_DEFAULTS.max_new_tokens, seed=3)
+    assert eval_params(temperature=0.0) == SamplingParams(
+        temperature=0.0, top_p=EVAL_DEFAULTS.top_p, max_new_tokens=EVAL_DEFAULTS.max_new_tokens)
+    assert (EVAL_DEFAULTS.temperature, EVAL_DEFAULTS.top_p) == (SamplingParams.temperature, SamplingParams.top_p)
 
 
 def test_eval_cli_without_options_uses_the_defaults(tmp_path: Path, monkeypatch) -> None:
@@ -249,4 +203,5 @@ def test_eval_cli_without_options_uses_the_defaults(tmp_path: Path, monkeypatch)
     (config,) = seen
     assert config.params == eval_runner.eval_params() and config.benchmarks == list(eval_runner.EVAL_DEFAULTS.benchmarks)
     d = eval_runner.EVAL_DEFAULTS
-    assert (config.samples, config.backend, config.prompt_style) == (d.samples, d.backend, d.prompt_style)
+    assert (config.samples, config.prompt_style) == (d.samples, d.prompt_style)
+    assert config.backend == "transformers"  # d.backend None: chosen from the model spec (a URL: endpoint)

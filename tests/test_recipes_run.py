@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from polyreason.config import GRPOStage, load_recipe
+from polyreason.files import read_jsonl
 from polyreason.train import run_recipe
-from polyreason.train.callbacks import read_jsonl_tolerant
 from polyreason.train.quickstart import QUICKSTART_FILES, quickstart_recipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -89,7 +89,7 @@ def tiny_overrides(path: Path) -> list[str]:
 def test_recipe_trains_one_step_on_cpu(path, tmp_path):
     recipe = load_recipe(path, tiny_overrides(path))
     result = run_recipe(recipe, tmp_path / "run")
-    records = read_jsonl_tolerant(Path(result.metrics_path))
+    records = list(read_jsonl(Path(result.metrics_path), tolerant=True))
     assert [(r["stage"], r["step"]) for r in records] == [(i, 1) for i in range(len(recipe.stages))]
     for record, stage in zip(records, recipe.stages, strict=True):
         assert record["loss"] is not None

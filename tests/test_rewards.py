@@ -46,8 +46,11 @@ def chat(text: str) -> list[dict]:
 
 
 def test_registry_names_and_callable_names():
-    assert set(reward_names()) == set(REWARDS) == set(RANGES)
-    for name in reward_names():
+    from polyreason.rewards.registry import MODEL_REWARDS, RULE_REWARDS
+
+    assert set(reward_names()) == set(REWARDS) == set(RULE_REWARDS) | set(MODEL_REWARDS)
+    assert set(RULE_REWARDS) == set(RANGES)  # model rewards need parameters: tests/test_rewards_*.py
+    for name in RULE_REWARDS:
         assert build_reward(name).__name__ == name
 
 
@@ -328,7 +331,9 @@ def test_called_exactly_as_trl_calls_rewards():
         "difficulty": [None, None],
         "id": ["a", "b"],
     }
-    for fn in [*(build_reward(n) for n in reward_names()), build_composite({"accuracy": 1.0, "cosine": 2.0})]:
+    from polyreason.rewards.registry import RULE_REWARDS
+
+    for fn in [*(build_reward(n) for n in RULE_REWARDS), build_composite({"accuracy": 1.0, "cosine": 2.0})]:
         out = fn(
             prompts=[[{"role": "user", "content": "q"}]] * 2,
             completions=[chat(ES_GOOD), chat("\\boxed{13}")],

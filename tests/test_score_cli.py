@@ -186,3 +186,25 @@ def test_recipe_rewards_are_built_as_the_grpo_stage_trains(tmp_path):
     (row,) = read_rows(out)
     assert row["rewards"] == {"soft_overlong": -0.5, "format": 0.0}  # max_len 40 and cache 10 from the stage
     assert row["total"] == -1.0
+def test_score_streams_its_input_chunk_by_chunk():
+    from polyreason.rewards.scoring import score_rows
+
+    consumed = []
+
+    def rows():
+        for i in range(10_000):
+            consumed.append(i)
+            yield {"completion": f"\\boxed{{{i}}}", "answer": str(i)}
+
+    scored = score_rows(rows(), {"accuracy": 1.0}, chunk=8, progress=False)
+    first = next(scored)
+    assert first["rewards"]["accuracy"] == 1.0 and len(consumed) == 8  # one chunk read, not the whole input
+    assert sum(1 for _ in scored) == 9_999
+
+
+def test_score_input_with_only_blank_lines_is_an_error_and_writes_nothing(tmp_path):
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text("\n\n")
+    result = runner.invoke(_app, ["score", "-r", "accuracy", "-i", str(inp), "-o", str(out)])
+    assert "no rows" in user_error(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]

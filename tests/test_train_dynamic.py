@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from polyreason.config import recipe_from_dict
+from polyreason.files import read_jsonl
 from polyreason.train import run_recipe
-from polyreason.train.callbacks import read_jsonl_tolerant
 from polyreason.train.dynamic import group_has_signal, merge_scored_batches, select_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -66,7 +66,7 @@ def _run(tmp_path, dynamic):  # the non-dynamic path is exercised by every recip
                     "save_steps": 100, "learning_rate": 1e-4}],
     })
     run_recipe(recipe, tmp_path / f"dyn-{dynamic}", reward_factory=parity_reward)
-    return read_jsonl_tolerant(tmp_path / f"dyn-{dynamic}" / "metrics.jsonl")
+    return list(read_jsonl(tmp_path / f"dyn-{dynamic}" / "metrics.jsonl", tolerant=True))
 
 
 def test_dynamic_sampling_refills_zero_variance_groups(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from polyreason.config import recipe_from_dict
+from polyreason.files import read_jsonl
 from polyreason.train import run_recipe
-from polyreason.train.callbacks import read_jsonl_tolerant
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -23,7 +23,7 @@ def test_lora_sft_then_grpo_with_kl(tmp_path):
         ],
     })
     result = run_recipe(recipe, tmp_path / "run")
-    records = read_jsonl_tolerant(tmp_path / "run" / "metrics.jsonl")
+    records = list(read_jsonl(tmp_path / "run" / "metrics.jsonl", tolerant=True))
     assert [(r["stage"], r["step"]) for r in records] == [(0, 1), (1, 1)]
     assert records[1]["kl"] is not None  # beta > 0: the disabled adapter is the reference
     for stage in result.stages:

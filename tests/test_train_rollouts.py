@@ -7,8 +7,8 @@ import torch
 
 from polyreason.config import recipe_from_dict
 from polyreason.errors import UserError
+from polyreason.files import read_jsonl
 from polyreason.train import run_recipe
-from polyreason.train.callbacks import read_jsonl_tolerant
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -85,7 +85,7 @@ def test_heldout_curve_is_logged_at_start_every_n_steps_and_at_the_end(tmp_path)
     raw = _grpo_recipe(max_steps=3)
     raw["tracking"]["heldout"] = {"every": 2, "problems": 5, "split": "val"}
     run_recipe(recipe_from_dict(raw), tmp_path / "run")
-    rows = [r for r in read_jsonl_tolerant(tmp_path / "run" / "metrics.jsonl") if "heldout/accuracy" in r]
+    rows = [r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl", tolerant=True) if "heldout/accuracy" in r]
     assert [r["step"] for r in rows] == [0, 2, 3]
     assert all(r["heldout/n"] == 5 and 0 <= r["heldout/accuracy"] <= 1 for r in rows)
     times = [r["heldout/train_seconds"] for r in rows]

@@ -281,6 +281,119 @@ CASES: list[tuple[str, str, str, bool | None]] = [
     ("", B("42"), "en", None),
 ]
 
+# --- answers written without a box (issue 11): bare answers, phrases to the end of the sentence,
+# the last math span, relations, intervals, matrices, percents, thousands, decimals, text, several parts.
+CASES += [
+    # bare answers keep their sign and their leading dot
+    ("-7", "-7", "en", True),
+    ("0.25", ".25", "en", True),
+    ("-0.25", "-.25", "en", True),
+    ("3180000", "3,180,000", "en", True),
+    ("2000", "2000.0", "en", True),
+    ("2000.5", "2,000.5", "en", True),
+    ("-\\frac{7}{9}", "-\\frac{7}{9}", "en", True),
+    ("7/9", "\\frac{7}{9}", "en", True),
+    # a comma that cannot group thousands is a decimal comma, in English too
+    ("3.14", "3,14", "en", True),
+    ("0.125", "0,125", "en", True),
+    ("3.14", "3,15", "en", False),
+    # answer phrases stop at the end of their sentence
+    ("8", "The final answer is 8. I hope it is correct.", "en", True),
+    ("8", "The final answer is 8. Next we check 9.", "en", True),
+    ("41", "Final Answer: The smallest $m$ is 41.", "en", True),
+    ("41", "Final Answer: The number of marbles in the jar is 41. I hope it is correct.", "en", True),
+    ("6", "Final Answer: Tom walked for 6 hours before lunch.", "en", True),
+    ("2.5", "La respuesta final es 2,5. Espero que sea correcta.", "es", True),
+    ("42", "Die Antwort ist 42.", "de", True),
+    ("42", "Jibu: 42", "sw", True),
+    ("42", "La risposta è 42.", "it", True),
+    # the last math span of the answer region
+    ("x \\geq 3", "Hence $x \\geq 3$ holds for every solution.", "en", True),
+    ("\\frac{2}{5}", "$\\dfrac{2}{5}$", "en", True),
+    ("12", "Answer \\[ 12 \\]", "en", True),
+    ("12", "So we get\n$$\n12\n$$", "en", True),
+    ("12", "So we get\n\\[\n12\n\\]", "en", True),
+    ("12", "Answer \\( 5+7 \\)", "en", True),
+    ("12", "We find $x = 3$. Then the count is 12.", "en", True),
+    ("\\frac{2}{7}", "$\\frac27 $", "en", True),
+    ("\\sqrt{5}", "$\\sqrt5$", "en", True),
+    ("2", "$\\frac4{2}$", "en", True),
+    ("\\frac{2}{7}", "$\\cfrac{2}{7}$", "en", True),
+    ("\\frac{2}{7}", "$\\left( \\frac{2}{7} \\right)$", "en", True),
+    ("\\frac{2}{7}", "$\\frac{2}{7} \\textbf{liters}$", "en", True),
+    ("\\frac{2}{7}", "$m = \\frac{2}{7}$", "en", True),
+    # relations and inequalities
+    ("x > 4", "Thus $x \\gt 4$.", "en", True),
+    ("x \\leq 4", "$4 \\geq x$", "en", True),
+    ("x \\geq 4", "$4 \\leq x$", "en", True),
+    ("x \\neq 4", "$x != 4$", "en", True),
+    ("x < 2", "$-x > -2$", "en", True),
+    ("x = 9", "$x = 4+4+1 = 9$", "en", True),
+    ("9", "$y=9$", "en", True),
+    ("x > 4", "$x < 4$", "en", False),
+    # intervals, sets
+    ("(2, 5]", "The set is $(2,5]$.", "en", True),
+    ("(2, 5]", "$[2,5]$", "en", False),
+    ("\\{2, 3\\}", "$\\{3,2\\}$", "en", True),
+    ("x \\in [1, 4]", "$x \\in [1,4]$", "en", True),
+    # matrices in any bracket style
+    (
+        "\\begin{bmatrix} 2 & 0 \\\\ 0 & 2 \\end{bmatrix}",
+        "The result is $\\begin{pmatrix} 2 & 0 \\\\ 0 & 2 \\end{pmatrix}$.",
+        "en",
+        True,
+    ),
+    (
+        "\\begin{pmatrix} 5 & 6 \\\\ 7 & 8 \\end{pmatrix}",
+        "It is $\\left[\\begin{array}{cc} 5 & 6 \\\\ 7 & 8 \\end{array}\\right]$",
+        "en",
+        True,
+    ),
+    # percents, also in words
+    ("45\\%", "45 percent", "en", True),
+    ("45\\%", "45 pct", "en", True),
+    ("45\\%", "$45$ %", "en", True),
+    ("45\\%", "\\boxed{45 percent}", "en", True),
+    ("45\\%", "46 percent", "en", False),
+    # LaTeX thousands separators
+    ("22222", "$\\boxed{22,\\! 222}$", "en", True),
+    ("1234567", "$\\boxed{1,\\!234,\\!567}$", "en", True),
+    ("22222", "$\\boxed{22, 222}$", "en", False),  # a comma and a space list two numbers
+    ("14916", "$14{,}916$", "en", True),
+    # a decimal for an exact gold, at math-verify's default rounding (6 places)
+    ("\\frac{1}{7}", "$0.142857142857$", "en", True),
+    ("\\frac{1}{7}", "$0.1428$", "en", False),
+    ("\\frac{\\sqrt{3}}{2}", "$0.8660254$", "en", True),
+    # text answers
+    ("\\text{B}", "$B$", "en", True),
+    ("\\text{even}", "$even$", "en", True),
+    ("\\text{Even}", "$Even$", "en", True),
+    ("b", "$\\text{C}$", "en", False),
+    # several parts: a list gold answered with several boxes, "and", commas
+    ("3, 4", "\\boxed{3} and \\boxed{4}", "en", True),
+    ("3, 4", "\\boxed{4},\\boxed{3}", "en", True),
+    ("(1, 2), (3, 4)", "\\boxed{(3, 4)} \\quad \\text{and} \\quad \\boxed{(1, 2)}", "en", True),
+    ("3 \\text{ and } 4", "$\\boxed{3,4}$", "en", True),
+    ("$3$ and $4$", "$\\boxed{4, 3}$", "en", True),
+    ("3, 4", "\\boxed{3} and \\boxed{5}", "en", False),
+    ("3", "\\boxed{3} and \\boxed{4}", "en", False),
+    # a CJK measure word after the number
+    ("245", "所以答案是 245颗。", "zh", True),
+    ("245", "答案：246颗", "zh", False),
+    # golds that are worked solutions or wrapped in $...$
+    ("Adding the two parts gives $\\boxed{15}$.", "\\boxed{15}", "en", True),
+    ("$15$", "The answer is 15.", "en", True),
+    ("$15$ apples", "\\boxed{15}", "en", True),
+    # a concluding sentence's number counts; a number without a conclusion cue is a stray number
+    ("12", "<think>a</think>\nSo Maria has 12 apples.", "en", True),
+    ("12", "<think>a</think>\nPor lo tanto, María tiene 12 manzanas.", "es", True),
+    ("12", "<think>a</think>\n所以她有 12 个苹果。", "zh", True),
+    ("12", "<think>a</think>\nMaria has 12 apples.", "en", False),  # no answer: ask for a box
+    # a restated final answer after intermediate boxes wins
+    ("455", "First $\\boxed{200}$, then $\\boxed{255}$. Final Answer: The final answer is $455$.", "en", True),
+    ("455", "So \\boxed{455}. The answer is correct.", "en", True),
+]
+
 # MGSM-style Spanish integers written with thousands dots (gold, model text).
 for n in [1000, 1250, 2400, 5600, 12000, 15500, 20000, 100000, 250000, 1234567]:
     dotted = f"{n:,}".replace(",", ".")

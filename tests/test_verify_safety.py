@@ -35,6 +35,27 @@ ADVERSARIAL = {
     "many_thinks": "<think>" * 50_000 + "</think>" * 50_000 + "\\boxed{2}",
     "big_matrix": "\\boxed{\\begin{pmatrix}" + "&".join(["1"] * 400) + "\\end{pmatrix}}",
     "long_sum": "\\boxed{" + "+".join(["x"] * 3000) + "}",
+    # the scanners of answers written without a box (math spans, phrases, sentences, bold, lists)
+    "dollar_signs": "$" * 100_000,
+    "dollar_pairs": "$a$ " * 25_000,
+    "open_parens": "\\(" * 50_000,
+    "open_brackets": "\\[" * 50_000,
+    "display_dollars": "$$ x " * 20_000,
+    "answer_words": "answer is " * 10_000,
+    "final_answer_no_tail": "The final answer is " * 5_000,
+    "one_word_in_math": "$" + "a" * 99_990 + "$",
+    "prose_in_math": "$" + "ab " * 33_000 + "$",
+    "spaces_then_x": " " * 99_990 + "x",
+    "numbers": "1 " * 50_000,
+    "chained_sum": "1+" * 50_000 + "1",
+    "commas": "1," * 50_000,
+    "bold_marks": "**" * 50_000,
+    "bold_numbers": "**5** " * 15_000,
+    "alternating_boxes": "\\boxed{1} \\boxed{2} " * 5_000,
+    "boxes_joined_by_and": "\\boxed{1} and " * 8_000,
+    "spans_joined_by_and": "$1$ and " * 12_000,
+    "endless_sentence": "so the value is " + "7 " * 40_000 + "and",
+    "cjk_phrases": "答案" * 30_000 + "是 2",
 }
 
 

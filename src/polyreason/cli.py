@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from polyreason import __version__
 from polyreason.errors import UserError
+from polyreason.quiet import quiet_third_party
 
 # Modules under polyreason.commands that define `register(app)`.
 COMMAND_MODULES = [
@@ -53,8 +54,12 @@ def _main(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
     ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log debug messages; show third-party warnings and loading bars."
+    ),
 ) -> None:
+    if not verbose:
+        quiet_third_party()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -82,10 +82,20 @@ def _check_source(source: str) -> str:
         if len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) <= 0:
             raise ValueError(f"bad synthetic source {source!r}; fix: use synthetic:N[:lang[:difficulty]] with N > 0")
         return source
-    looks_local = source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".parquet", ".tsv"))
-    if looks_local and not Path(source).expanduser().exists():
-        raise ValueError(f"data file {source!r} does not exist; fix: check the path (relative to where you run)")
-    return source
+    if source.startswith("hf:") or Path(source).expanduser().exists():
+        return source
+    parts = source.split(":")[0].split("/")
+    fix = "check the path (relative to where you run)"
+    if source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".parquet", ".tsv", ".csv")):
+        why = ""
+    elif len(parts) != 2:
+        why = " (and it is not a hub id owner/name)"
+    elif Path(parts[0]).is_dir():
+        why = f" ({parts[0]}/ is a local directory, so this reads as a local path)"
+        fix += f", or write hf:{source} for a hub dataset"
+    else:
+        return source  # a hub id: read when training starts, before the first stage runs
+    raise ValueError(f"data file {source!r} does not exist{why}; fix: {fix}")
 
 
 # A data source: a local file must exist (hub ids and synthetic specs are checked when loaded).
@@ -167,6 +177,10 @@ class _StageCommon(_Strict):
     max_steps: int | None = Field(None, gt=0, le=MAX_STEPS, description="Stop after this many optimiser steps.")
     save_steps: int = Field(
         50, gt=0, le=MAX_STEPS, description="Checkpoint every N steps (resume restarts from the last)."
+    )
+    save_total_limit: int | None = Field(
+        2, ge=1, le=MAX_STEPS, description="Checkpoints kept per stage, oldest deleted: 2 = the last and the one "
+        "before it (in case a kill tore the last); resume needs no more. None keeps every one."
     )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (slower; for big models).")
     bf16: Literal["auto", True, False] = Field("auto", description="'auto' = only where bf16 is native (GPU).")
@@ -343,7 +357,10 @@ class RewardSpec(_Strict):
     """One reward term: ``weight × reward(**params)``."""
 
     weight: float = Field(1.0, description="Weight in the composite sum (may be negative).")
-    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the reward.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword arguments of the reward (docs/rewards.md); custom: `function` here or beside weight.",
+    )
 
 
 GRPOStage.model_rebuild()
@@ -363,7 +380,9 @@ class EvalSettings(_Strict):
     temperature: float = Field(EVAL_DEFAULTS.temperature, ge=0, description="0 = greedy.")
     top_p: float = Field(EVAL_DEFAULTS.top_p, gt=0, le=1, description="Nucleus sampling threshold.")
     max_new_tokens: int = Field(EVAL_DEFAULTS.max_new_tokens, gt=0, description="Length limit per completion.")
-    backend: Literal["transformers", "vllm"] = Field(EVAL_DEFAULTS.backend, description="Generation backend.")
+    backend: Literal["transformers", "vllm", "endpoint"] | None = Field(
+        EVAL_DEFAULTS.backend, description="Generation backend; None = endpoint for an http(s) model, else transformers."
+    )
     batch_size: int | None = Field(
         EVAL_DEFAULTS.batch_size, gt=0, description="Prompts per generate call; None = the backend's default."
     )
@@ -501,28 +520,43 @@ class Recipe(_Strict):
 
 
 def _expand_reward_shorthand(v: Any) -> Any:
-    """Allow ``accuracy: 1.0`` for ``accuracy: {weight: 1.0}``."""
+    """Allow ``accuracy: 1.0`` for ``accuracy: {weight: 1.0}``, and ``custom: {function: f, …}`` for
+    ``custom: {params: {function: f}, …}`` (the function is a parameter of the custom reward)."""
     if isinstance(v, dict):
-        return {k: ({"weight": w} if isinstance(w, int | float) and not isinstance(w, bool) else w) for k, w in v.items()}
+        return {k: _expand_one(w) for k, w in v.items()}
     return v
 
 
-def _check_reward_names(rewards: dict[str, RewardSpec], where: str) -> None:
-    from polyreason.rewards import reward_names
+def _expand_one(spec: Any) -> Any:
+    if isinstance(spec, int | float) and not isinstance(spec, bool):
+        return {"weight": spec}
+    if isinstance(spec, dict) and "function" in spec:
+        spec = dict(spec)
+        params = dict(spec.get("params") or {})
+        if "function" in params:
+            raise ValueError("`function` is given both beside `weight` and in `params`; fix: keep one")
+        params["function"] = spec.pop("function")
+        spec["params"] = params
+    return spec
 
-    known = reward_names()
-    for name in rewards:
-        if name not in known:
-            raise ValueError(
-                f"{where}.{name}: unknown reward{did_you_mean(name, known)}; valid rewards: {', '.join(sorted(known))}"
-            )
+
+def _check_reward_names(rewards: dict[str, RewardSpec], where: str) -> None:
+    """Every reward must build: known name (or custom:NAME), known parameters, a custom function that imports,
+    a model spec of the right shape (no model loads)."""
+    from polyreason.rewards.registry import check_reward
+
+    for name, spec in rewards.items():
+        try:
+            check_reward(name, spec.params)
+        except UserError as exc:
+            raise ValueError(f"{where}.{name}: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------- trl: pass-through
 
 # TRL/transformers fields polyreason sets itself (train/args.py), each with the recipe key that decides it.
 TRL_OWNED_COMMON: dict[str, str] = {
-    "output_dir": "--output-dir (or output_dir)", "seed": "seed", "learning_rate": "learning_rate",
+    "output_dir": "-o/--output (or output_dir)", "seed": "seed", "learning_rate": "learning_rate",
     "lr_scheduler_type": "lr_scheduler", "lr_scheduler_kwargs": "min_lr_rate or min_lr",
     "warmup_steps": "warmup_ratio", "weight_decay": "weight_decay", "adam_beta1": "adam_beta1",
     "adam_beta2": "adam_beta2", "max_grad_norm": "max_grad_norm", "optim": "optim",
@@ -639,18 +673,17 @@ def preset_table_markdown() -> str:
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read a YAML recipe, apply ``key.sub=value`` overrides, validate, and return the :class:`Recipe`."""
+    from polyreason.files import read_text
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"recipe file {str(path)!r} does not exist; fix: check the path")
-    return parse_recipe(path.read_text(encoding="utf-8"), str(path), overrides)
+    return parse_recipe(read_text(path, "the recipe"), str(path), overrides)
 
 
 def parse_recipe(text: str, source: str, overrides: list[str] | None = None) -> Recipe:
     """A recipe from YAML ``text`` (``source`` names it in errors), with ``key.sub=value`` overrides applied."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UserError(f"{source}: not valid YAML: {exc}") from None
+    raw = load_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -658,6 +691,33 @@ def parse_recipe(text: str, source: str, overrides: list[str] | None = None) -> 
     for item in overrides or []:
         apply_override(raw, item)
     return recipe_from_dict(raw, source=source)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects a key repeated in one mapping (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in first_line:
+                raise UserError(f"{self.name}:{line}: duplicate key {key!r} (first at line {first_line[key]}); "
+                                "fix: keep one of them (YAML would silently use the last)")
+            first_line.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str, source: str = "<recipe>") -> Any:
+    """Parse YAML text safely; syntax errors and duplicate keys are UserErrors naming ``source`` and the line."""
+    loader = _UniqueKeyLoader(text)
+    loader.name = source
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise UserError(f"{source}: not valid YAML: {exc}; fix: correct the syntax at the line shown") from None
+    finally:
+        loader.dispose()
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe") -> Recipe:
@@ -710,7 +770,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     """One line per problem: the dotted key, what is wrong, and the fix where we know it."""
     lines = [f"{source}: invalid recipe ({exc.error_count()} problem{'s' if exc.error_count() > 1 else ''})"]
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if p not in ("sft", "grpo")]
+        raw_loc = err["loc"]  # a stage's errors carry its type tag after the index: stages.0.sft.max_steps
+        loc = [str(p) for i, p in enumerate(raw_loc)
+               if not (p in ("sft", "grpo") and i and isinstance(raw_loc[i - 1], int))]
         key = ".".join(loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

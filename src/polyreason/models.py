@@ -11,10 +11,13 @@ A spec is one of:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +116,11 @@ def validate_model_spec(spec: str) -> None:
     if path.exists():
         if not (path / "config.json").is_file():
             raise UserError(f"model directory {spec!r} has no config.json; fix: point to a saved model directory")
+        try:
+            json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise UserError(f"{path / 'config.json'} is not valid JSON ({exc}); fix: repair it or save the model "
+                            "again with save_pretrained") from None
         return
     if not _looks_like_hub_id(spec):
         raise UserError(
@@ -121,11 +129,34 @@ def validate_model_spec(spec: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def loading_errors(spec: str) -> Iterator[None]:
+    """Turn what ``from_pretrained`` raises for a bad model (broken or unknown config, unreachable hub id,
+    missing files) into one UserError line naming ``spec`` and the fix, instead of a long traceback."""
+    try:
+        yield
+    except UserError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if "not a valid JSON" in text or isinstance(exc, json.JSONDecodeError):
+            fix = "repair config.json or save the model again with save_pretrained"
+        elif "does not recognize this architecture" in text or isinstance(exc, KeyError):
+            fix = "check model_type in config.json, upgrade transformers, or pass --trust-remote-code if the repo ships its own code"
+        elif Path(spec).expanduser().is_dir():
+            fix = "point to a directory written by save_pretrained (config, weights and tokenizer files)"
+        else:
+            fix = ("check the hub id and the network; offline (HF_HUB_OFFLINE=1) only cached models load — or use "
+                   "a local directory, " + _builtin_list())
+        raise UserError(f"cannot load model {spec!r}: {text[:240]}; fix: {fix}") from None
+
+
 def load_tokenizer(spec: str, trust_remote_code: bool = False) -> Any:
     """Load the tokenizer of ``spec``; pad token defaults to eos and padding is on the left (for generation)."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(resolve_model_path(spec), trust_remote_code=trust_remote_code)
+    with loading_errors(spec):
+        tok = AutoTokenizer.from_pretrained(resolve_model_path(spec), trust_remote_code=trust_remote_code)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
@@ -151,7 +182,8 @@ def load_model(
     path = resolve_model_path(spec)
     torch_dtype = resolve_dtype(dtype)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    with loading_errors(spec):
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
     model.to(device)
     model.eval()
     return model, load_tokenizer(spec, trust_remote_code=trust_remote_code)

@@ -41,7 +41,7 @@ def _parse_map(items: list[str] | None) -> dict[str, str] | None:
 
 def _report(report: dict, path: Path | None, title: str) -> None:
     if path is not None:
-        from polyreason.data.io import write_json
+        from polyreason.files import write_json
 
         write_json(path, report)
     shown = {k: v for k, v in report.items() if k != "examples"}
@@ -58,10 +58,10 @@ def _rows(path: str, split: str = "train"):
 
 
 def _generator(model: str, endpoint_model: str, batch_size: int, concurrency: int, device: str | None):
-    from polyreason.data.generation import make_generator
+    from polyreason.generation import make_backend
 
-    return make_generator(model, endpoint_model=endpoint_model, batch_size=batch_size, concurrency=concurrency,
-                          device=device)
+    return make_backend(model, endpoint_model=endpoint_model, batch_size=batch_size, concurrency=concurrency,
+                        device=device)
 
 
 def _limit(rows, limit: int | None):
@@ -114,7 +114,7 @@ def synthetic_cmd(
 ) -> None:
     """Write built-in synthetic arithmetic / word problems (English or Spanish)."""
     from polyreason.data import synthetic
-    from polyreason.data.io import AtomicJsonl
+    from polyreason.files import AtomicJsonl
 
     gen = synthetic.generate_sft_rows if kind == "sft" else synthetic.generate_problems
     rows = gen(n, seed=seed, language=language, difficulty=difficulty,
@@ -156,7 +156,7 @@ def dedup_cmd(
 ) -> None:
     """Remove exact and near-duplicate problems (first occurrence kept)."""
     from polyreason.data.curate import dedup
-    from polyreason.data.io import AtomicJsonl
+    from polyreason.files import AtomicJsonl
     from polyreason.progress import track
 
     kept, rep = dedup(_rows(input), near=not exact_only, threshold=threshold)
@@ -179,7 +179,7 @@ def decontaminate_cmd(
     import itertools
 
     from polyreason.data.curate import BenchmarkIndex, decontaminate, file_benchmarks, registry_benchmarks
-    from polyreason.data.io import AtomicJsonl
+    from polyreason.files import AtomicJsonl
     from polyreason.progress import track
 
     sources = [file_benchmarks(against or [])]
@@ -199,7 +199,7 @@ def difficulty_cmd(
     output: Path = typer.Option(..., "--output", "-o"),
     model: str = typer.Option("smollm2-135m", help=MODEL_HELP),
     k: int = typer.Option(8, help="Samples per problem."),
-    batch_size: int = typer.Option(8, help="Problems per generation batch."),
+    batch_size: int = typer.Option(8, min=1, help="Problems per generation batch."),
     max_new_tokens: int = typer.Option(512),
     temperature: float = typer.Option(0.7),
     easy_min: float = typer.Option(0.75, help="Pass rate at or above which a problem is easy."),
@@ -207,7 +207,7 @@ def difficulty_cmd(
     seed: int = typer.Option(0),
     limit: int = typer.Option(None, help="Only the first N problems."),
     endpoint_model: str = typer.Option("default", help="Model name sent to an endpoint."),
-    concurrency: int = typer.Option(4, help="Parallel requests to an endpoint."),
+    concurrency: int = typer.Option(4, min=1, help="Parallel requests to an endpoint."),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (local models)."),
     resume: bool = typer.Option(True, help="Skip rows already in <output>.partial."),
     keep_samples: bool = typer.Option(False, help="Store the sampled completions and verdicts in each row."),
@@ -260,8 +260,8 @@ def translate_cmd(
     source_lang: str = typer.Option("en", "--from", help="Source language code."),
     model: str = typer.Option(..., help=MODEL_HELP),
     endpoint_model: str = typer.Option("default", help="Model name sent to an endpoint."),
-    concurrency: int = typer.Option(8, help="Parallel requests to an endpoint."),
-    batch_size: int = typer.Option(8),
+    concurrency: int = typer.Option(8, min=1, help="Parallel requests to an endpoint."),
+    batch_size: int = typer.Option(8, min=1),
     max_new_tokens: int = typer.Option(1024),
     retries: int = typer.Option(2, help="Retries of a failed translation before dropping it."),
     limit: int = typer.Option(None),
@@ -290,8 +290,8 @@ def synth_cmd(
     judge_model: str = typer.Option(None, help="Also score kept traces with this judge (model or URL)."),
     min_score: float = typer.Option(7.0, help="Judge score needed to keep a trace."),
     endpoint_model: str = typer.Option("default"),
-    concurrency: int = typer.Option(4),
-    batch_size: int = typer.Option(8),
+    concurrency: int = typer.Option(4, min=1),
+    batch_size: int = typer.Option(8, min=1),
     max_new_tokens: int = typer.Option(1024),
     temperature: float = typer.Option(0.7),
     limit: int = typer.Option(None),
@@ -309,7 +309,7 @@ def synth_cmd(
                      resume=resume, total=_total(input, limit))
     _report(rep, None, "synth")
     if judge_model is not None:
-        from polyreason.data.io import read_jsonl
+        from polyreason.files import read_jsonl
 
         judge = _generator(judge_model, endpoint_model, batch_size, concurrency, device)
         rep = judge_rows(read_jsonl(target), judge, output, min_score=min_score, batch_size=batch_size,
@@ -326,8 +326,8 @@ def judge_cmd(
     n: int = typer.Option(1, help="Judge samples per row (scores averaged)."),
     keep_unscored: bool = typer.Option(False, help="Keep rows whose judge output has no parsable score."),
     endpoint_model: str = typer.Option("default"),
-    concurrency: int = typer.Option(4),
-    batch_size: int = typer.Option(8),
+    concurrency: int = typer.Option(4, min=1),
+    batch_size: int = typer.Option(8, min=1),
     max_new_tokens: int = typer.Option(256),
     temperature: float = typer.Option(0.0),
     limit: int = typer.Option(None),

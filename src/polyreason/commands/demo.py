@@ -21,16 +21,17 @@ def demo(
 ) -> None:
     """Answer N synthetic problems greedily; print each answer, the extracted answer and whether it is correct."""
     from polyreason.data.synthetic import generate_problems
-    from polyreason.evaluate.generation import GenerationParams, TransformersBackend
+    from polyreason.generation import SamplingParams
+    from polyreason.generation.transformers_backend import TransformersBackend
     from polyreason.prompts import build_messages, format_prompt
     from polyreason.verify import verify_batch
 
     console = Console()
     rows = list(generate_problems(n, seed=seed, language=language, kinds=[kind], difficulty="easy", split="eval"))
-    backend = TransformersBackend(model, batch_size=n)
+    backend = TransformersBackend.load(model, batch_size=n)
     prompts = [format_prompt(backend.tokenizer, build_messages(r["problem"], language)) for r in rows]
     with console.status(f"generating {n} answers with {model} on {backend.model.device}…"):
-        outputs = backend.generate(prompts, GenerationParams(temperature=0.0, max_new_tokens=max_new_tokens), seed)
+        outputs = backend.generate(prompts, SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens), seed)
     verdicts = verify_batch([r["answer"] for r in rows], [o.completion for o in outputs], [language] * n)
     table = Table(title=f"{model}: {n} held-out synthetic problems ({language}, greedy)", show_lines=True)
     for column in ("problem", "model answer", "extracted", "gold", "correct"):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from polyreason.commands.report import print_cost
+from polyreason.commands.tables import print_table
 from polyreason.errors import UserError
 
 
@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     output: Path = typer.Option(None, "--output", "-o", help="Directory for samples.jsonl, summary.json, summary.md."),
-    model: str = typer.Option(None, "--model", "-m", help="Model spec: hub id, local dir, smollm2-135m, tiny-random."),
+    model: str = typer.Option(
+        None, "--model", "-m",
+        help="Model spec (hub id, local dir, smollm2-135m, tiny-random) or a served model's URL (http://HOST/v1).",
+    ),
     benchmarks: str = typer.Option(
         None, "--benchmarks", "-b",
         help="Comma list: aime24, math500, amc23, minerva, olympiadbench, gsm8k, mgsm-XX ('mgsm' = all 11), "
@@ -27,12 +30,21 @@ def eval_command(
     ),
     samples: int = typer.Option(None, "--samples", "-n", help="Samples per problem; pass@1 is averaged over them."),
     limit: int = typer.Option(None, "--limit", help="Only the first N problems of each benchmark."),
-    temperature: float = typer.Option(None, help="Sampling temperature (0 = greedy)."),
-    top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling threshold."),
-    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Length limit per completion (tokens)."),
+    temperature: float = typer.Option(None, help="Sampling temperature (0 = greedy; default 0.6, Open-RS's)."),
+    top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling threshold, no top-k (default 0.95, "
+                                "Open-RS's)."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Length limit per completion (tokens; "
+                                       "default 1024)."),
     seed: int = typer.Option(0, help="Run seed; each batch's seed derives from it, so resumed runs match."),
-    backend: str = typer.Option(None, help="transformers (CPU/GPU) or vllm (GPU, optional extra)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Prompts per generate call (default: the backend's)."),
+    backend: str = typer.Option(
+        None, help="transformers (CPU/GPU), vllm (GPU, optional extra) or endpoint (default: endpoint for a URL "
+        "--model, else transformers)."
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="Prompts per generate call (default 16; vllm 512; endpoint 8 × concurrency)."
+    ),
+    endpoint_model: str = typer.Option("default", "--endpoint-model", help="Served model name sent to an endpoint."),
+    concurrency: int = typer.Option(4, help="Parallel requests to an endpoint."),
     prompt_style: str = typer.Option(
         None, "--prompt-style", help="lighteval (Open-RS zero-shot instruction) or polyreason (<think> prompt)."
     ),
@@ -121,7 +133,8 @@ def eval_command(
              "verify_timeout": verify_timeout}
     config = EvalConfig(
         model=model, benchmarks=benchmarks or list(EVAL_DEFAULTS.benchmarks), output=output, limit=limit,
-        params=eval_params(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed),
+        params=eval_params(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens), seed=seed,
+        endpoint_model=endpoint_model, concurrency=concurrency,
         prompt_template=prompt_template, system=system, cache=cache, dtype=dtype, device=device,
         trust_remote_code=trust_remote_code, source=source, data_file=data_file, execution=execution,
         n_parameters=n_parameters, price_per_hour=price_per_hour,
@@ -139,40 +152,39 @@ def eval_command(
 def _print_registry(console: Console) -> None:
     from polyreason.evaluate.benchmarks import REGISTRY
 
-    table = Table(title="benchmarks")
-    for column in ("name", "kind", "language", "data", "hub id", "about"):
-        table.add_column(column, no_wrap=column in ("name", "kind"))
+    rows = []
     for name, spec in REGISTRY.items():
         hub = f"{spec.hub_id}:{spec.hub_config}" if spec.hub_config and spec.name.startswith("mgsm") else spec.hub_id
         data = "vendored" if spec.filename else (f"{spec.package_data[0]} package" if spec.package_data else "hub")
-        table.add_row(name, spec.kind, spec.language, data, hub or "–", spec.description)
-    console.print(table)
+        rows.append([name, spec.kind, spec.language, data, hub or "–", spec.description])
+    print_table(console, "benchmarks", ("name", "kind", "language", "data", "hub id", "about"), rows)
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
+SUMMARY_COLUMNS = ("benchmark", "pass@1 %", "95% CI", "best pass@k %", "problems", "samples", "tokens", "trunc %",
+                   "reasoning lang %", "answer lang %")
+
+
 def _print_summary(console: Console, summary: dict, output: Path) -> None:
-    table = Table(title=f"polyreason eval: {summary['model']}")
-    for column in ("benchmark", "pass@1 %", "95% CI", "best pass@k %", "problems", "samples", "tokens", "trunc %",
-                   "reasoning lang %", "answer lang %"):
-        table.add_column(column, justify="left" if column == "benchmark" else "right", no_wrap=column == "benchmark")
+    rows = []
     for name, b in summary["benchmarks"].items():
         ks = [k for k in b if k.startswith("pass@") and k != "pass@1"]
         best = max(ks, key=lambda k: int(k.split("@")[1])) if ks else None
         lm = b.get("language_metrics", {})
-        table.add_row(
+        rows.append([
             name, _pct(b["pass@1"]), f"{_pct(b['ci95'][0])}–{_pct(b['ci95'][1])}",
             f"{_pct(b[best])} (k={best.split('@')[1]})" if best else "–",
             str(b["n_problems"]), str(b["n_samples"]),
             "–" if b.get("mean_tokens") is None else f"{b['mean_tokens']:.0f}",
             _pct(b.get("truncation_rate")), _pct(lm.get("reasoning_compliance")), _pct(lm.get("answer_compliance")),
-        )
+        ])
     avg = (summary.get("average") or {}).get("pass@1")
     if avg is not None and len(summary["benchmarks"]) > 1:
-        table.add_row("Avg.", _pct(avg), *["–"] * 8)
-    console.print(table)
+        rows.append(["Avg.", _pct(avg), *["–"] * 8])
+    print_table(console, f"polyreason eval: {summary['model']}", SUMMARY_COLUMNS, rows, right=SUMMARY_COLUMNS[1:])
     from polyreason.evaluate.scoring import size_line
 
     console.print(size_line(summary))

@@ -45,12 +45,12 @@ def score_command(
     from rich.console import Console
     from rich.table import Table
 
+    from polyreason.files import count_lines, write_jsonl
     from polyreason.rewards.scoring import (
         parse_param,
         parse_weights,
         read_rows,
         score_rows,
-        write_jsonl_atomic,
     )
 
     input = renamed(input, old_input, old="--input", new="the INPUT argument (polyreason score FILE -o OUT)")
@@ -73,8 +73,9 @@ def score_command(
         if name not in weights:
             raise UserError(f"--param {item!r}: reward {name!r} has no weight; fix: add it to --rewards")
         params.setdefault(name, {})[key] = value
-    rows = read_rows(input)
-    scored = score_rows(rows, weights, params, language=language or default_language, chunk=chunk)
+    rows = read_rows(input)  # streamed: checked and scored chunk by chunk while the output is written
+    scored = score_rows(rows, weights, params, language=language or default_language, chunk=chunk,
+                        total=count_lines(input) if input.is_file() else None)
     n = 0
     sums: dict[str, list[float]] = {name: [] for name in [*weights, "total"]}
 
@@ -87,7 +88,7 @@ def score_command(
                     sums[name].append(value)
             yield row
 
-    write_jsonl_atomic(output, collect())
+    write_jsonl(output, collect())
     table = Table(title=f"{n} rows scored → {output}")
     table.add_column("reward")
     table.add_column("weight", justify="right")

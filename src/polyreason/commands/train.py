@@ -6,12 +6,11 @@ import time
 from pathlib import Path
 
 import typer
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from polyreason.commands.deprecated import renamed
 from polyreason.commands.report import print_cost
+from polyreason.commands.tables import print_table
 
 SetOption = typer.Option(None, "--set", help="Override a recipe key, e.g. --set stages.0.max_steps=10.")
 PriceOption = typer.Option(
@@ -46,13 +45,9 @@ def train(
     console.print(f"[bold]training[/] {recipe.name}: model {recipe.model.spec}, stages {stages} → {out}",
                   highlight=False)
     result = run_recipe(recipe, out, resume=resume)
-    table = Table(title="stages")
-    for col in ("stage", "steps", "time", "model"):
-        table.add_column(col)
-    for st in result.stages:
-        table.add_row(f"{st.index} {st.type}", str(st.steps), "skipped" if st.skipped else f"{st.runtime_s:.0f} s",
-                      st.model_dir)
-    console.print(table)
+    rows = [[f"{st.index} {st.type}", str(st.steps), "skipped" if st.skipped else f"{st.runtime_s:.0f} s",
+             str(st.model_dir)] for st in result.stages]
+    print_table(console, "stages", ("stage", "steps", "time", "model"), rows)
     print_cost(console, Path(result.output_dir) / "summary.json")
     console.print(f"final model: {result.model_dir}\nmetrics: {result.metrics_path}\n"
                   f"summary: {Path(result.output_dir) / 'summary.json'}", highlight=False)
@@ -87,7 +82,9 @@ def quickstart(
                       f"({score['seconds']:.0f} s)", highlight=False)
 
     result = run_quickstart(recipe, eval_problems=eval_problems, resume=resume, on_score=show)
-    console.print(_table(result.scores, with_language=recipe.language != "en"))
+    with_language = recipe.language != "en"
+    print_table(console, "held-out test problems (greedy)", score_columns(with_language),
+                _score_rows(result.scores, with_language), right=score_columns(with_language)[1:])
     labels = [s["label"] for s in result.scores]
     for before, after in zip(labels, labels[1:], strict=False):
         stage = after.removeprefix("after ").upper()
@@ -108,21 +105,23 @@ def with_price(overrides: list[str] | None, price_per_hour: float | None) -> lis
     return items
 
 
-def _table(scores: list[dict], *, with_language: bool = False) -> Table:
-    """The before/after table; ``with_language`` adds reasoning-language compliance, naturalness flags per 100
-    completions and the mean repetition penalty (the Spanish quickstart's columns).  Fits 80 columns."""
-    table = Table(title="held-out test problems (greedy)", box=box.SIMPLE_HEAD, pad_edge=False)
+def score_columns(with_language: bool = False) -> tuple[str, ...]:
+    """The before/after table's columns; ``with_language`` adds reasoning-language compliance, naturalness
+    flags per 100 completions and the mean repetition penalty (the Spanish quickstart's columns)."""
     cols = ["model", "acc", "format", "reward", "tokens", "time"]
     if with_language:
         cols[3:3] = ["lang", "nat/100", "rep"]
-    for col in cols:
-        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+    return tuple(cols)
+
+
+def _score_rows(scores: list[dict], with_language: bool = False) -> list[list[str]]:
+    rows = []
     for s in scores:
         row = [s["label"], f"{s['accuracy']:.1%}", f"{s['format']:.0%}",
                "–" if s["mean_reward"] is None else f"{s['mean_reward']:.2f}", f"{s['mean_length']:.0f}",
-               f"{s['seconds']:.0f}s"]
+               f"{s['seconds']:.0f} s"]
         if with_language:
             row[3:3] = [f"{s.get('language_compliance', 0.0):.0%}", f"{s.get('naturalness_per_100', 0.0):.1f}",
                         f"{s.get('repetition_penalty', 0.0):.3f}"]
-        table.add_row(*row)
-    return table
+        rows.append(row)
+    return rows

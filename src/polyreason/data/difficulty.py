@@ -20,10 +20,11 @@ from itertools import islice
 from pathlib import Path
 
 from polyreason.data.curate import problem_text
-from polyreason.data.io import AtomicJsonl, ResumableJsonl, batches_left
 from polyreason.data.schema import row_id
 from polyreason.errors import UserError
-from polyreason.progress import track
+from polyreason.files import AtomicJsonl, ResumableJsonl
+from polyreason.generation import SamplingParams, texts
+from polyreason.progress import Reporter, batches_left
 
 log = logging.getLogger(__name__)
 Verifier = Callable[[str, str, str], "bool | None"]
@@ -100,10 +101,12 @@ def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, 
             yield row
 
     try:
-        for batch in track(_batches(todo(), batch_size), total=batches_left(total, len(writer.done), batch_size), description="difficulty", unit="batches"):
+        report = Reporter(batches_left(total, len(writer.done), batch_size), description="difficulty", unit="batches")
+        for batch in report.items(_batches(todo(), batch_size)):
             convs = [build_messages(problem_text(r), r.get("language", "en")) for r in batch]
-            outs = generator.chat(convs, n=k, max_new_tokens=max_new_tokens, temperature=temperature,
-                                  top_p=top_p, seed=_batch_seed(seed, batch[0]["id"]))
+            params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+            outs = texts(generator.chat(convs, params, n=k, seed=_batch_seed(seed, batch[0]["id"]),
+                                        progress=report.share(len(batch) * k)))
             for row, completions in zip(batch, outs, strict=True):
                 verdicts = [check(str(row["answer"]), c, row.get("language", "en")) for c in completions]
                 rate = None if any(v is None for v in verdicts) else sum(bool(v) for v in verdicts) / len(verdicts)

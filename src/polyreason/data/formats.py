@@ -101,16 +101,16 @@ def _first_user(messages: list) -> str | None:
     return None
 
 
-def extract_problem_answer(row: dict) -> tuple[Any, Any, str | None, str]:
-    """(problem, answer, reasoning-or-None, format) for a raw row in any known shape."""
+def extract_problem_answer(row: dict, where: str = "row") -> tuple[Any, Any, str | None, str]:
+    """(problem, answer, reasoning-or-None, format) for a raw row in any known shape (``where`` names it in errors)."""
     fmt = detect_format(row)
     if fmt == "rl":
-        return row["problem"], answer_to_str(row["answer"]), row.get("solution") or None, fmt
+        return row["problem"], answer_to_str(row["answer"], where), row.get("solution") or None, fmt
     if fmt == "openr1":
         answer = row.get("answer")
         if answer in (None, "") and isinstance(row.get("solution"), str):
             answer = last_boxed(row["solution"])
-        return row["problem"], answer_to_str(answer) if answer is not None else None, _openr1_trace(row), fmt
+        return row["problem"], answer_to_str(answer, where) if answer is not None else None, _openr1_trace(row), fmt
     if fmt == "math":
         return row["problem"], last_boxed(row["solution"]), row["solution"], fmt
     if fmt == "olympiad":
@@ -123,7 +123,7 @@ def extract_problem_answer(row: dict) -> tuple[Any, Any, str | None, str]:
         gold, reasoning = _gsm8k(str(row["answer"]))
         return row["question"], gold, reasoning, fmt
     if fmt == "qa":
-        answer = answer_to_str(row["answer"])
+        answer = answer_to_str(row["answer"], where)
         if _THOUSANDS.match(answer):  # MGSM writes "5,600" for 5600
             answer = answer.replace(",", "")
         return row["question"], answer, None, fmt

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
 
-from polyreason.data.io import AtomicJsonl, dumps
 from polyreason.data.sources import load_rows
 from polyreason.errors import UserError
+from polyreason.files import AtomicJsonl
 from polyreason.progress import track
 
 log = logging.getLogger(__name__)
@@ -27,31 +28,25 @@ def prepare(source: str, output: str | Path, *, kind: str = "rl", split: str = "
     output = Path(output)
     rejects_path = Path(rejects) if rejects else output.with_name(output.stem + ".rejects.jsonl")
     n_rejected = 0
-    rejects_tmp = rejects_path.with_name(rejects_path.name + ".tmp")
-    rejects_fh = None
+    stack = contextlib.ExitStack()
+    rejected: AtomicJsonl | None = None
 
     def on_invalid(index: int, raw: dict, err: UserError) -> None:
-        nonlocal n_rejected, rejects_fh
+        nonlocal n_rejected, rejected
         n_rejected += 1
-        if rejects_fh is None:
-            rejects_path.parent.mkdir(parents=True, exist_ok=True)
-            rejects_fh = rejects_tmp.open("w", encoding="utf-8")
-        rejects_fh.write(dumps({"index": index, "error": str(err), "row": _jsonable(raw)}) + "\n")
+        if rejected is None:  # the rejects file exists only when something was rejected
+            rejected = stack.enter_context(AtomicJsonl(rejects_path))
+        rejected.write({"index": index, "error": str(err), "row": _jsonable(raw)})
         if n_rejected <= 5:
             log.warning("rejected: %s", err)
 
     rows = load_rows(source, split=split, column_map=column_map, kind=kind, language=language,
                      on_invalid=on_invalid if skip_invalid else None, limit=limit)
-    try:
-        with AtomicJsonl(output) as out:
-            for row in track(rows, total=limit, description=f"prepare {Path(source).name}", unit="rows"):
-                if source_name:
-                    row["source"] = source_name
-                out.write(_jsonable(row))
-    finally:
-        if rejects_fh is not None:
-            rejects_fh.close()
-            rejects_tmp.replace(rejects_path)
+    with stack, AtomicJsonl(output) as out:
+        for row in track(rows, total=limit, description=f"prepare {Path(source).name}", unit="rows"):
+            if source_name:
+                row["source"] = source_name
+            out.write(_jsonable(row))
     return {"n_written": out.count, "n_rejected": n_rejected, "output": str(output),
             "rejects": str(rejects_path) if n_rejected else None}
 

@@ -51,16 +51,25 @@ def row_id(text: str, prefix: str = "") -> str:
     return f"{prefix}{digest}"
 
 
-def answer_to_str(value: Any) -> str:
-    """Turn a gold answer into the schema's string form: ``27.0`` -> ``"27"``, ``5`` -> ``"5"``, text stripped."""
+def answer_to_str(value: Any, where: str = "row") -> str:
+    """Turn a gold answer into the schema's string form: ``27.0`` -> ``"27"``, ``5`` -> ``"5"``, text stripped.
+
+    A one-element list is unwrapped (``[5]`` -> ``"5"``).  A longer list or a mapping is rejected: whether
+    ``[1, 2]`` means "both", "either" or a tuple is for the data's author to write out, e.g. ``"1, 2"`` or
+    ``"\\{1, 2\\}"``, so the verifier compares what was meant.
+    """
+    if isinstance(value, list | tuple | dict) and not (isinstance(value, list) and len(value) == 1):
+        kind = f"a list of {len(value)} values" if isinstance(value, list | tuple) else "a mapping"
+        raise _fail(where, "answer", f"{kind} ({str(value)[:80]})",
+                    'write the answer as one string, e.g. "1, 2" or "\\{1, 2\\}" for a set')
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, list) and len(value) == 1:
-        return answer_to_str(value[0])
+    if isinstance(value, list):
+        return answer_to_str(value[0], where)
     return str(value).strip()
 
 

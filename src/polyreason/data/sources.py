@@ -26,6 +26,7 @@ from pathlib import Path
 from polyreason.data import formats
 from polyreason.data.schema import DIFFICULTIES, validate_row
 from polyreason.errors import UserError
+from polyreason.files import count_lines, iter_jsonl, iter_lines, read_json
 
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".tsv", ".csv")
 _EVAL_SPLITS = ("test", "eval", "validation", "valid", "heldout")
@@ -42,47 +43,57 @@ OnInvalid = Callable[[int, dict, UserError], None]
 
 def iter_records(source: str, *, split: str = "train") -> Iterator[dict]:
     """Raw records of a file, directory or hub dataset (no mapping or validation)."""
+    for _, raw in located_records(source, split=split):
+        yield raw
+
+
+def located_records(source: str, *, split: str = "train") -> Iterator[tuple[str, dict]]:
+    """``(where, raw record)`` pairs: ``where`` is ``":N"`` (the 1-based file line, ``PATH:N``) for JSONL and
+    TSV files, ``" row N"`` (1-based) for Parquet, JSON lists, directories and hub datasets."""
     path = Path(source)
     if path.is_dir():
-        yield from _iter_datasets(str(path), None, split, streaming=False)
+        yield from _numbered(_iter_datasets(str(path), None, split, streaming=False))
     elif path.exists():
         yield from _iter_file(path, split)
     elif source.endswith(FILE_SUFFIXES) or source.startswith((".", "/", "~")):
         raise UserError(f"file not found: {source}; fix: check the path")
     else:
         name, _, config = source.removeprefix("hf:").partition(":")
-        yield from _iter_datasets(name, config or None, split, streaming=True)
+        yield from _numbered(_iter_datasets(name, config or None, split, streaming=True))
 
 
-def _iter_file(path: Path, split: str) -> Iterator[dict]:
+def _numbered(records) -> Iterator[tuple[str, dict]]:
+    for i, raw in enumerate(records, 1):
+        yield f" row {i}", raw
+
+
+def _iter_file(path: Path, split: str) -> Iterator[tuple[str, dict]]:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-            yield from batch.to_pylist()
+        yield from _numbered(row for batch in pq.ParquetFile(path).iter_batches(batch_size=1024)
+                             for row in batch.to_pylist())
     elif suffix in (".tsv", ".csv"):
         yield from _iter_delimited(path, "\t" if suffix == ".tsv" else ",")
     elif suffix == ".json" and not _looks_like_jsonl(path):
-        with path.open(encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = read_json(path)
         if isinstance(data, dict):
             if split not in data:
                 raise UserError(f"{path}: no split '{split}' (has {sorted(data)}); fix: pass --split")
             data = data[split]
         if not isinstance(data, list):
             raise UserError(f"{path}: expected a list of rows; fix: store rows as a JSON list or JSON Lines")
-        yield from data
+        yield from _numbered(data)
     elif suffix in (".jsonl", ".json"):
-        from polyreason.data.io import read_jsonl
-
-        yield from read_jsonl(path)
+        for lineno, obj in iter_jsonl(path):
+            yield f":{lineno}", obj
     else:
         raise UserError(f"{path}: unsupported file type '{suffix}'; fix: use .jsonl, .json, .parquet or .tsv")
 
 
 def _looks_like_jsonl(path: Path) -> bool:
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8", errors="replace") as fh:
         first = fh.readline().strip()
         if not first.startswith("{"):
             return False
@@ -94,16 +105,15 @@ def _looks_like_jsonl(path: Path) -> bool:
         return not (isinstance(obj, dict) and obj and all(isinstance(v, list) for v in obj.values()))
 
 
-def _iter_delimited(path: Path, delimiter: str) -> Iterator[dict]:
+def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[str, dict]]:
     csv.field_size_limit(sys.maxsize)
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter, quoting=csv.QUOTE_NONE)
-        for cols in reader:
-            if not cols:
-                continue
-            if len(cols) < 2:
-                raise UserError(f"{path}: a row has {len(cols)} column(s); fix: question<TAB>answer per line")
-            yield {"question": cols[0], "answer": cols[1]}
+    reader = csv.reader((text for _, text in iter_lines(path)), delimiter=delimiter, quoting=csv.QUOTE_NONE)
+    for lineno, cols in enumerate(reader, 1):  # QUOTE_NONE: one record per physical line
+        if not cols:
+            continue
+        if len(cols) < 2:
+            raise UserError(f"{path}:{lineno}: {len(cols)} column(s); fix: question<TAB>answer per line")
+        yield f":{lineno}", {"question": cols[0], "answer": cols[1]}
 
 
 def _iter_datasets(name: str, config: str | None, split: str, *, streaming: bool) -> Iterator[dict]:
@@ -135,8 +145,7 @@ def count_rows(source: str) -> int | None:
 
         return pq.ParquetFile(path).metadata.num_rows
     if path.suffix.lower() in (".jsonl", ".tsv"):
-        with path.open("rb") as fh:
-            return sum(1 for line in fh if line.strip())
+        return count_lines(path)
     return None
 
 
@@ -152,7 +161,7 @@ def normalize_record(raw: dict, *, kind: str, language: str, source: str, where:
     from polyreason.data.schema import answer_to_str, row_id
 
     row = formats.apply_column_map(raw, column_map, where)
-    problem, answer, reasoning, fmt = formats.extract_problem_answer(row)
+    problem, answer, reasoning, fmt = formats.extract_problem_answer(row, where)
     if kind == "auto":
         kind = "sft" if fmt == "messages" else "rl"
     lang = row.get("language") or language
@@ -166,7 +175,7 @@ def normalize_record(raw: dict, *, kind: str, language: str, source: str, where:
         if difficulty is not None and difficulty not in DIFFICULTIES:  # a dataset's own scale (levels, 1-10)
             out["source_difficulty"] = difficulty
             difficulty = None
-        out.update(problem=problem, answer=answer_to_str(answer) if answer is not None else None,
+        out.update(problem=problem, answer=answer_to_str(answer, where) if answer is not None else None,
                    language=lang, difficulty=difficulty, source=src, id=rid)
         if reasoning and fmt != "messages":
             out["solution"] = reasoning
@@ -182,10 +191,10 @@ def normalize_record(raw: dict, *, kind: str, language: str, source: str, where:
         raise UserError(f"{where}, column 'answer': no gold answer found; fix: map one with --map answer=COLUMN")
     from polyreason.data.synthetic import chat_prefix
 
-    content = formats.to_assistant(reasoning, answer_to_str(answer), _SENTENCE.get(lang, _SENTENCE["en"]))
+    content = formats.to_assistant(reasoning, answer_to_str(answer, where), _SENTENCE.get(lang, _SENTENCE["en"]))
     messages = chat_prefix(problem, lang) if isinstance(problem, str) else []
     out = {"messages": messages + [{"role": "assistant", "content": content}], "language": lang, "source": src,
-           "id": rid, "answer": answer_to_str(answer)}
+           "id": rid, "answer": answer_to_str(answer, where)}
     return validate_row(out, where, "sft")
 
 
@@ -227,9 +236,10 @@ def load_rows(source: str, *, split: str = "train", column_map: dict[str, str] |
     lang = language or language_from_name(source) or "en"
     name = Path(source).stem if Path(source).exists() else source
     name = re.sub(r"^(test|train)$", Path(source).parent.name or name, name)
-    produced = 0
-    for i, raw in enumerate(iter_records(source, split=split)):
-        where = f"{source} row {i}"
+    produced = seen = 0
+    for i, (location, raw) in enumerate(located_records(source, split=split)):
+        seen += 1
+        where = f"{source}{location}"
         try:
             if not isinstance(raw, dict):
                 raise UserError(f"{where}: expected an object, got {type(raw).__name__}; fix: one object per row")
@@ -243,3 +253,5 @@ def load_rows(source: str, *, split: str = "train", column_map: dict[str, str] |
         produced += 1
         if limit is not None and produced >= limit:
             return
+    if not seen:
+        raise UserError(f"{source} holds no rows (empty file or split {split!r}); fix: check the path and split")

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.difficulty import Verifier, _batch_seed, default_verifier, require_answer
-from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import row_id
 from polyreason.errors import UserError
-from polyreason.progress import track
+from polyreason.files import ResumableJsonl, dumps, read_ids
+from polyreason.generation import SamplingParams, texts
+from polyreason.progress import Reporter, batches_left
 from polyreason.text.region import THINK_CLOSE
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,14 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
     writer = ResumableJsonl(output, resume=resume)
     stats: Counter = Counter()
     try:
-        for batch in track(_batches(rows, writer, batch_size, stats), description="synth", unit="batches",
-                           total=batches_left(total, len(writer.done), batch_size)):
+        report = Reporter(batches_left(total, len(writer.done), batch_size), description="synth", unit="batches")
+        for batch in report.items(_batches(rows, writer, batch_size, stats)):
             for row in batch:
                 require_answer(row)
             prefixes = [build_messages(problem_text(r), r.get("language", "en"), system) for r in batch]
-            outs = generator.chat(prefixes, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
-                                  top_p=top_p, seed=_batch_seed(seed, batch[0]["id"]))
+            params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+            outs = texts(generator.chat(prefixes, params, n=n, seed=_batch_seed(seed, batch[0]["id"]),
+                                        progress=report.share(len(batch) * n)))
             for row, prefix, completions in zip(batch, prefixes, outs, strict=True):
                 lang = row.get("language", "en")
                 correct = [c.strip() for c in completions if check(str(row["answer"]), c, lang)]
@@ -153,8 +155,8 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
     stats: Counter = Counter()
     rej = rejects.open("a", encoding="utf-8")
     try:
-        for batch in track(_batches(rows, writer, batch_size, stats), description="judge", unit="batches",
-                           total=batches_left(total, len(writer.done), batch_size)):
+        report = Reporter(batches_left(total, len(writer.done), batch_size), description="judge", unit="batches")
+        for batch in report.items(_batches(rows, writer, batch_size, stats)):
             convs = []
             for r in batch:
                 lang = LANGUAGE_NAMES.get(r.get("language", "en"), r.get("language", "en"))
@@ -162,8 +164,9 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
                 convs.append([{"role": "system", "content": JUDGE_SYSTEM.format(language=lang)},
                               {"role": "user", "content": JUDGE_USER.format(
                                   problem=problem_text(r), answer=r.get("answer", "?"), solution=solution)}])
-            outs = generator.chat(convs, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
-                                  seed=_batch_seed(seed, batch[0]["id"]))
+            params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens)
+            outs = texts(generator.chat(convs, params, n=n, seed=_batch_seed(seed, batch[0]["id"]),
+                                        progress=report.share(len(batch) * n)))
             for row, replies in zip(batch, outs, strict=True):
                 scores = [parse_score(t) for t in replies]
                 valid = [s for s in scores if s is not None]

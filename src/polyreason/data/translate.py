@@ -25,10 +25,11 @@ from pathlib import Path
 
 from polyreason.data.curate import problem_text
 from polyreason.data.formats import last_boxed
-from polyreason.data.io import ResumableJsonl, batches_left, dumps, read_ids
 from polyreason.data.schema import row_id
 from polyreason.errors import UserError
-from polyreason.progress import track
+from polyreason.files import ResumableJsonl, dumps, read_ids
+from polyreason.generation import SamplingParams, texts
+from polyreason.progress import Reporter, batches_left
 from polyreason.prompts import LANGUAGE_NAMES
 from polyreason.text.langid import detect_language
 from polyreason.text.region import THINK_CLOSE, THINK_OPEN
@@ -130,12 +131,12 @@ def translate_rows(rows: Iterable[dict], generator, output: str | Path, *, targe
     stats = Counter()
     try:
         with rejects_path.open("a", encoding="utf-8") as rej:
-            for batch in track(_todo(rows, writer, target, stats, batch_size), description=f"translate → {target}",
-                               total=batches_left(total, len(writer.done), batch_size),
-                               unit="batches"):
+            report = Reporter(batches_left(total, len(writer.done), batch_size), description=f"translate → {target}",
+                              unit="batches")
+            for batch in report.items(_todo(rows, writer, target, stats, batch_size)):
                 _translate_batch(batch, generator, writer, rej, system=system, target=target,
                                  max_new_tokens=max_new_tokens, retries=retries,
-                                 retry_temperature=retry_temperature, seed=seed, stats=stats)
+                                 retry_temperature=retry_temperature, seed=seed, stats=stats, report=report)
     except BaseException:
         writer.close()
         raise
@@ -163,20 +164,21 @@ def _todo(rows: Iterable[dict], writer: ResumableJsonl, target: str, stats: Coun
 
 def _translate_batch(batch: list[dict], generator, writer: ResumableJsonl, rej, *, system: str, target: str,
                      max_new_tokens: int, retries: int, retry_temperature: float, seed: int,
-                     stats: Counter) -> None:
+                     stats: Counter, report: Reporter) -> None:
     # every text field of every row is one conversation; failed fields are retried together
     jobs = [(ri, path, text) for ri, row in enumerate(batch) for path, text in _fields(row)]
     done: dict[tuple[int, str], str] = {}
     why: dict[tuple[int, str], list[str]] = {}
     pending = jobs
+    progress = report.share(len(jobs))  # the first attempt is the batch's work; retries cannot pass one unit
     for attempt in range(retries + 1):
         if not pending:
             break
         if attempt:
             stats["retries"] += len(pending)
         convs = [[{"role": "system", "content": system}, {"role": "user", "content": text}] for _, _, text in pending]
-        outs = generator.chat(convs, n=1, max_new_tokens=max_new_tokens,
-                              temperature=0.0 if attempt == 0 else retry_temperature, seed=seed + attempt)
+        params = SamplingParams(temperature=0.0 if attempt == 0 else retry_temperature, max_new_tokens=max_new_tokens)
+        outs = texts(generator.chat(convs, params, n=1, seed=seed + attempt, progress=progress))
         still = []
         for (ri, path, text), out in zip(pending, outs, strict=True):
             candidate = clean_output(out[0])

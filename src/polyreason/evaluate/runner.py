@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +25,15 @@ from polyreason.evaluate.benchmarks import (
     resolve_name,
     task_instruction,
 )
-from polyreason.evaluate.cache import CachedSample, ResultCache, SampleKey, fingerprint, text_hash
+from polyreason.evaluate.cache import (
+    CachedSample,
+    ResultCache,
+    SampleKey,
+    fingerprint,
+    model_fingerprint,
+    text_hash,
+)
 from polyreason.evaluate.code import ExecutionConfig
-from polyreason.evaluate.generation import Backend, GenerationParams, make_backend
 from polyreason.evaluate.metrics import count_parameters, cross_benchmark
 from polyreason.evaluate.prompting import build_eval_messages, render_prompt
 from polyreason.evaluate.scoring import (
@@ -39,6 +43,9 @@ from polyreason.evaluate.scoring import (
     score_samples,
     summarize_benchmark,
 )
+from polyreason.files import iter_jsonl, output_lock, write_json, write_jsonl, write_text
+from polyreason.generation import Backend, SamplingParams, backend_name, make_backend
+from polyreason.progress import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +62,10 @@ class EvalDefaults:
 
     benchmarks: tuple[str, ...] = ("math500",)
     samples: int = 1
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_new_tokens: int = 1024
-    backend: str = "transformers"
+    temperature: float = SamplingParams.temperature  # the sampling defaults are generation.SamplingParams'
+    top_p: float = SamplingParams.top_p
+    max_new_tokens: int = SamplingParams.max_new_tokens
+    backend: str | None = None  # None: endpoint for an http(s) model, else transformers
     batch_size: int | None = None
     prompt_style: str = "lighteval"
     verify_timeout: float = 2.0
@@ -68,15 +75,14 @@ EVAL_DEFAULTS = EvalDefaults()
 
 
 def eval_params(
-    *, temperature: float | None = None, top_p: float | None = None, max_new_tokens: int | None = None, seed: int = 0
-) -> GenerationParams:
+    *, temperature: float | None = None, top_p: float | None = None, max_new_tokens: int | None = None
+) -> SamplingParams:
     """Sampling settings of an evaluation: the values given, :data:`EVAL_DEFAULTS` for the rest."""
     d = EVAL_DEFAULTS
-    return GenerationParams(
+    return SamplingParams(
         temperature=d.temperature if temperature is None else temperature,
         top_p=d.top_p if top_p is None else top_p,
         max_new_tokens=d.max_new_tokens if max_new_tokens is None else max_new_tokens,
-        seed=seed,
     )
 
 
@@ -89,8 +95,11 @@ class EvalConfig:
     output: Path
     samples: int = EVAL_DEFAULTS.samples
     limit: int | None = None
-    params: GenerationParams = field(default_factory=eval_params)
-    backend: str = EVAL_DEFAULTS.backend
+    params: SamplingParams = field(default_factory=eval_params)
+    seed: int = 0
+    backend: str | None = EVAL_DEFAULTS.backend
+    endpoint_model: str = "default"
+    concurrency: int = 4
     batch_size: int | None = EVAL_DEFAULTS.batch_size
     prompt_style: str = EVAL_DEFAULTS.prompt_style
     prompt_template: str | None = None
@@ -113,12 +122,19 @@ class EvalConfig:
             raise UserError(f"--samples must be >= 1, got {self.samples}")
         if self.data_file is not None and len(self.benchmarks) != 1:
             raise UserError("--data-file holds one benchmark; fix: pass exactly one --benchmarks NAME with it")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UserError(f"--batch-size must be >= 1, got {self.batch_size}; fix: e.g. --batch-size 16, or "
+                            "leave it out for the backend's default")
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit must be >= 1, got {self.limit}")
+        self.backend = backend_name(self.model, self.backend)
 
     def generation_info(self) -> dict[str, Any]:
         """What the summary records about generation (everything that changes the samples)."""
-        return {
+        info = {
             "backend": self.backend,
             **self.params.to_dict(),
+            "seed": self.seed,
             "samples": self.samples,
             "limit": self.limit,
             "prompt_style": self.prompt_style,
@@ -127,6 +143,9 @@ class EvalConfig:
             "system": self.system,
             **({"data_file": Path(self.data_file).name} if self.data_file is not None else {}),
         }
+        if self.backend == "endpoint":
+            info["endpoint_model"] = self.endpoint_model
+        return info
 
 
 def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalConfig:
@@ -143,8 +162,8 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
         output=Path(output),
         samples=ev.samples,
         limit=ev.limit,
-        params=eval_params(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens,
-                           seed=getattr(recipe, "seed", 0)),
+        params=eval_params(temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens),
+        seed=getattr(recipe, "seed", 0),
         backend=ev.backend,
         batch_size=ev.batch_size,
         prompt_style=ev.prompt_style,
@@ -156,10 +175,12 @@ def config_from_recipe(recipe: Any, *, model: str, output: str | Path) -> EvalCo
 
 @dataclass(frozen=True)
 class Request:
-    """One sample to produce: its cache key, rendered prompt and prompt length in tokens."""
+    """One sample to produce: its cache key, messages, rendered prompt and prompt length (tokens, or
+    characters for an endpoint, whose prompt is the messages as JSON)."""
 
     key: SampleKey
     problem: Problem
+    messages: list[dict[str, str]]
     prompt: str
     length: int
 
@@ -186,7 +207,8 @@ def batch_seed(seed: int, keys: list[SampleKey]) -> int:
 
 def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, list[Problem]]) -> list[Request]:
     """All (problem, sample) requests, sorted by prompt length (stable), with cache keys."""
-    fp = fingerprint({"backend": getattr(backend, "variant", backend.name), **config.params.to_dict()})
+    fp = fingerprint({"backend": backend.variant, **config.params.to_dict(), "seed": config.seed,
+                      "weights": model_fingerprint(config.model)})
     requests = []
     for bench in config.benchmarks:
         for problem in problems[bench]:
@@ -194,19 +216,24 @@ def build_requests(config: EvalConfig, backend: Backend, problems: dict[str, lis
                 problem.problem, problem.language, style=config.prompt_style,
                 template=config.prompt_template, system=config.system, instruction=task_instruction(problem),
             )
-            prompt = render_prompt(backend.tokenizer, messages)
-            length = len(backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            if backend.tokenizer is None:  # an endpoint applies the chat template itself
+                prompt = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+                length = len(prompt)
+            else:
+                prompt = render_prompt(backend.tokenizer, messages)
+                length = len(backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
             for s in range(config.samples):
                 key = SampleKey(config.model, bench, problem.index, text_hash(prompt), s, fp)
-                requests.append(Request(key, problem, prompt, length))
+                requests.append(Request(key, problem, messages, prompt, length))
     requests.sort(key=lambda r: r.length)
     return requests
 
 
 def _generate_missing(
-    requests: list[Request], backend: Backend, config: EvalConfig, cache: ResultCache, stats: RunStats
-) -> Iterator[int]:
-    """Generate the uncached requests batch by batch; yields once per generated sample (for progress)."""
+    requests: list[Request], backend: Backend, config: EvalConfig, cache: ResultCache, stats: RunStats,
+    report: Reporter,
+) -> None:
+    """Generate the uncached requests batch by batch, committing each batch; progress per decoding step."""
     size = config.batch_size or backend.batch_size
     for start in range(0, len(requests), size):
         batch = requests[start : start + size]
@@ -216,23 +243,31 @@ def _generate_missing(
         if not todo:
             continue
         began = time.perf_counter()
-        outputs = backend.generate([r.prompt for r in todo], config.params, batch_seed(config.params.seed,
-                                                                                        [r.key for r in todo]))
+        seed = batch_seed(config.seed, [r.key for r in todo])
+        if backend.tokenizer is None:
+            outputs = [out[0] for out in backend.chat([r.messages for r in todo], config.params, seed=seed,
+                                                      progress=report.advance)]
+        else:
+            outputs = backend.generate([r.prompt for r in todo], config.params, seed, progress=report.advance)
         stats.generation_seconds += time.perf_counter() - began
         cache.put_many(
             (r.key, CachedSample(o.completion, o.n_tokens, o.truncated)) for r, o in zip(todo, outputs, strict=True)
         )
         stats.generated += len(todo)
-        stats.generated_tokens += sum(o.n_tokens for o in outputs)
-        yield from range(len(todo))
+        stats.generated_tokens += sum(o.n_tokens or 0 for o in outputs)
 
 
 def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[str, Any], RunStats]:
     """Evaluate ``config.model`` on ``config.benchmarks``; write samples.jsonl, summary.json and summary.md.
 
-    Returns ``(summary, stats)``.  Pass ``backend`` to reuse a loaded model (tests, notebooks).
+    Returns ``(summary, stats)``.  Pass ``backend`` to reuse a loaded model (tests, notebooks).  The output
+    directory is locked for the run: a second run on it stops at once with an error (exit code 2).
     """
-    from polyreason.progress import track
+    with output_lock(config.output, directory=True):
+        return _run_eval(config, backend)
+
+
+def _run_eval(config: EvalConfig, backend: Backend | None) -> tuple[dict[str, Any], RunStats]:
     from polyreason.report.cost import StageMeter, eval_cost
 
     meter = StageMeter.start(config.device)
@@ -242,8 +277,9 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
         config.execution.make_sandbox()  # refuse before generating when no sandbox is allowed and works
     if backend is None:
         backend = make_backend(
-            config.backend, config.model, batch_size=config.batch_size or (512 if config.backend == "vllm" else 16),
-            dtype=config.dtype, device=config.device, trust_remote_code=config.trust_remote_code,
+            config.model, backend=config.backend, batch_size=config.batch_size, dtype=config.dtype,
+            device=config.device, trust_remote_code=config.trust_remote_code, endpoint_model=config.endpoint_model,
+            concurrency=config.concurrency,
         )
     if config.samples > 1 and config.params.temperature == 0:
         log.warning("--samples %d with temperature 0: greedy samples are identical; pass@k will equal pass@1",
@@ -254,9 +290,8 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
     with ResultCache(cache_path) as cache:
         pending = len(requests) - len(cache.get_many(r.key for r in requests))
         log.info("%d samples to evaluate, %d cached, %d to generate", len(requests), len(requests) - pending, pending)
-        for _ in track(_generate_missing(requests, backend, config, cache, stats), total=pending,
-                       description="generating", unit="samples"):
-            pass
+        with Reporter(pending, description="generating", unit="samples") as report:
+            _generate_missing(requests, backend, config, cache, stats, report)
         found = cache.get_many(r.key for r in requests)
     if len(found) != len(requests):  # pragma: no cover - defensive: the loop above fills every key
         raise RuntimeError("result cache is missing samples after generation")
@@ -279,7 +314,7 @@ def run_eval(config: EvalConfig, backend: Backend | None = None) -> tuple[dict[s
         "cost": eval_cost(meter.finish(), stats.generated_tokens, config.price_per_hour),
     }
     # timings live apart from summary.json, which must be identical for a resumed run
-    _write_atomic(config.output / "run_info.json", json.dumps(info, indent=2) + "\n")
+    write_json(config.output / "run_info.json", info)
     return summary, stats
 
 
@@ -307,10 +342,10 @@ def finish(
         "benchmarks": {name: summarize_benchmark(name, problems[name], grouped.get(name, [])) for name in problems},
     }
     summary.update(cross_benchmark(summary["benchmarks"], n_parameters))
-    output.mkdir(parents=True, exist_ok=True)
-    _write_atomic(output / "samples.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    _write_atomic(output / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    _write_atomic(output / "summary.md", markdown_table(summary))
+    with output_lock(output, directory=True):
+        write_jsonl(output / "samples.jsonl", records)
+        write_json(output / "summary.json", summary)
+        write_text(output / "summary.md", markdown_table(summary))
     return summary
 
 
@@ -329,33 +364,29 @@ def read_predictions(
     if not path.is_file():
         raise UserError(f"predictions file {str(path)!r} does not exist; fix: pass a .jsonl file")
     samples, seen, next_sample = [], set(), {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
+    for line_no, row in iter_jsonl(path):
+        try:
+            index, completion = int(row["index"]), row["completion"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(
+                f"{path}:{line_no}: bad prediction row ({exc}); fix: each line must be "
+                '{"index": <int>, "completion": <str>} (optionally "sample": <int>)'
+            ) from exc
+        if not isinstance(completion, str):
+            raise UserError(f"{path}:{line_no}: 'completion' must be a string")
+        if index not in by_index:
+            if limit is not None and 0 <= index:
                 continue
-            try:
-                row = json.loads(line)
-                index, completion = int(row["index"]), row["completion"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UserError(
-                    f"{path}:{line_no}: bad prediction row ({exc}); fix: each line must be "
-                    '{"index": <int>, "completion": <str>} (optionally "sample": <int>)'
-                ) from exc
-            if not isinstance(completion, str):
-                raise UserError(f"{path}:{line_no}: 'completion' must be a string")
-            if index not in by_index:
-                if limit is not None and 0 <= index:
-                    continue
-                raise UserError(
-                    f"{path}:{line_no}: index {index} is outside {name} (0..{len(problems) - 1}); fix: use the "
-                    "row's position in the benchmark's canonical file"
-                )
-            sample_index = int(row.get("sample", next_sample.get(index, 0)))
-            next_sample[index] = sample_index + 1
-            if (index, sample_index) in seen:
-                raise UserError(f"{path}:{line_no}: duplicate prediction for index {index}, sample {sample_index}")
-            seen.add((index, sample_index))
-            samples.append(Sample(by_index[index], sample_index, completion, None, bool(row.get("truncated", False))))
+            raise UserError(
+                f"{path}:{line_no}: index {index} is outside {name} (0..{len(problems) - 1}); fix: use the "
+                "row's position in the benchmark's canonical file"
+            )
+        sample_index = int(row.get("sample", next_sample.get(index, 0)))
+        next_sample[index] = sample_index + 1
+        if (index, sample_index) in seen:
+            raise UserError(f"{path}:{line_no}: duplicate prediction for index {index}, sample {sample_index}")
+        seen.add((index, sample_index))
+        samples.append(Sample(by_index[index], sample_index, completion, None, bool(row.get("truncated", False))))
     if not samples:
         raise UserError(f"{path} holds no predictions; fix: one JSON object per line")
     covered = {s.problem.index for s in samples}
@@ -386,8 +417,3 @@ def score_predictions(
                       s.sample_index for s in samples) + 1}, timeout=timeout, execution=execution,
                   n_parameters=n_parameters)
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

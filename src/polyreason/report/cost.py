@@ -394,6 +394,6 @@ def _utc_now() -> str:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    from polyreason.files import write_json
+
+    write_json(path, obj)

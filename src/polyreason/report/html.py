@@ -301,11 +301,11 @@ def build_report(paths: list[str | Path], *, title: str | None = None, price_per
 def write_report(paths: list[str | Path], output: str | Path, **kwargs: Any) -> Path:
     """Build the page and write it atomically to ``output``; returns the path."""
     text = build_report(paths, **kwargs)
+    from polyreason.files import ensure_dir, write_text
+
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    ensure_dir(output.parent)
+    write_text(output, text)
     return output
 
 

@@ -87,13 +87,13 @@ def is_sweep(path: Path) -> bool:
 
 def load_run(path: str | Path, name: str | None = None) -> RunData:
     """Read a train or eval run directory; :class:`UserError` when it holds neither."""
-    from polyreason.train.callbacks import read_jsonl_tolerant
+    from polyreason.files import read_jsonl
 
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"{str(path)!r} is not a directory; fix: pass a run directory (polyreason train -o DIR)")
     summary = read_json(path / "summary.json")
-    records = read_jsonl_tolerant(path / "metrics.jsonl")
+    records = list(read_jsonl(path / "metrics.jsonl", tolerant=True))
     if isinstance(summary, dict) and "benchmarks" in summary and not records:
         info = read_json(path / "run_info.json") or {}
         return RunData(path, name or path.name, "eval", summary=summary, evals={"eval": summary},

@@ -1,4 +1,5 @@
 """Reward functions with TRL's signature ``f(prompts, completions, **kwargs) -> list[float | None]``.
+Besides the rules listed below: reward_model, judge, process, custom / custom:NAME (their models load on first use).
 
     >>> from polyreason.rewards import build_reward
     >>> build_reward("format")(None, ["<think>2+2=4</think> \\\\boxed{4}"])

@@ -8,16 +8,21 @@ from typing import Any
 
 from polyreason.errors import UserError, did_you_mean
 from polyreason.rewards.accuracy import accuracy, cosine, soft_overlong
+from polyreason.rewards.custom import check_custom_name, custom, is_custom_name, misnamed_custom
 from polyreason.rewards.format import format_reward, tag_count
 from polyreason.rewards.inputs import log_mean
+from polyreason.rewards.judge import judge
 from polyreason.rewards.language import language
 from polyreason.rewards.naturalness import naturalness
+from polyreason.rewards.outcome import reward_model
+from polyreason.rewards.process import process
 from polyreason.rewards.repetition import repetition
 from polyreason.rewards.suite import combine
 
 RewardFn = Callable[..., list[float | None]]
 
-REWARDS: dict[str, Callable[..., RewardFn]] = {
+# Rules: pure functions of the text, buildable without parameters.
+RULE_REWARDS: dict[str, Callable[..., RewardFn]] = {
     "accuracy": accuracy,
     "format": format_reward,
     "tag_count": tag_count,
@@ -27,6 +32,15 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     "repetition": repetition,
     "naturalness": naturalness,
 }
+# Models and user code: each needs parameters (which model, which function).  Building one only checks them;
+# a model loads on the reward's first call.  "custom:NAME" is the custom factory under another name.
+MODEL_REWARDS: dict[str, Callable[..., RewardFn]] = {
+    "reward_model": reward_model,
+    "judge": judge,
+    "process": process,
+    "custom": custom,
+}
+REWARDS: dict[str, Callable[..., RewardFn]] = {**RULE_REWARDS, **MODEL_REWARDS}
 
 
 def reward_names() -> list[str]:
@@ -42,22 +56,47 @@ def build_reward(name: str, **params: Any) -> RewardFn:
     """Build the TRL reward callable ``name`` with its parameters (e.g. ``build_reward("cosine", max_len=512)``).
 
     The result has ``__name__ == name`` (TRL logs it as ``rewards/<name>``).  Unknown names or parameters
-    raise UserError listing what is valid.
+    raise UserError listing what is valid.  Building is cheap for every reward (models load on the first
+    call), so recipe validation builds each one to check it (:func:`check_reward`).
     """
-    factory = REWARDS.get(name)
-    if factory is None:
-        raise _unknown(name)
-    accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
-    bad = sorted(set(params) - set(accepted))
+    factory = factory_of(name)
+    signature = inspect.signature(factory).parameters
+    accepted = [p for p, spec in signature.items() if p != "self" and spec.kind is not spec.VAR_KEYWORD]
+    takes_any = any(spec.kind is spec.VAR_KEYWORD for spec in signature.values())
+    bad = [] if takes_any else sorted(set(params) - set(accepted))
     if bad:
         raise UserError(
             f"reward {name!r} has no parameter(s) {', '.join(bad)}; valid: {', '.join(accepted) or 'none'}"
         )
-    fn = factory(**params)
+    missing = [p for p in accepted if signature[p].default is inspect.Parameter.empty and p not in params]
+    if missing:
+        raise UserError(f"reward {name!r} needs the parameter(s) {', '.join(missing)}; fix: e.g. "
+                        f"params: {{{missing[0]}: ...}} in the recipe, or -p {name}.{missing[0]}=... for score")
+    try:
+        fn = factory(**params)
+    except TypeError as exc:  # a value of the wrong type met a comparison or a call in the factory
+        raise UserError(f"reward {name!r}: a parameter has the wrong type ({exc}); fix its value") from None
     fn.__name__ = name
     fn.__qualname__ = name
     fn.__doc__ = factory.__doc__
     return fn
+
+
+def factory_of(name: str) -> Callable[..., RewardFn]:
+    """The factory behind reward ``name`` (``custom:NAME`` -> the custom factory); UserError if unknown."""
+    if is_custom_name(name):
+        check_custom_name(name)
+        return custom
+    factory = REWARDS.get(name)
+    if factory is None:
+        raise misnamed_custom(name, reward_names()) or _unknown(name)
+    return factory
+
+
+def check_reward(name: str, params: Mapping[str, Any] | None = None) -> None:
+    """Raise UserError if ``name`` with ``params`` cannot be built (unknown name or parameter, a model spec
+    of the wrong shape, a custom function that does not import); loads no model."""
+    build_reward(name, **dict(params or {}))
 
 
 def build_composite(

@@ -6,13 +6,13 @@ recipe, :func:`polyreason.rewards.suite.suite_from_specs` gives the ones trainin
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from polyreason.errors import UserError
+from polyreason.files import iter_jsonl
 from polyreason.rewards.registry import build_composite, reward_names
 from polyreason.rewards.suite import combine
 
@@ -58,27 +58,18 @@ def parse_param(item: str) -> tuple[str, str, Any]:
     return name, param, value
 
 
-def read_rows(path: str | Path) -> list[dict]:
-    """Read and check ``{"completion": str, "answer": str, "language"?: str, "n_tokens"?: int}`` rows; errors
-    name the line."""
+def read_rows(path: str | Path) -> Iterator[dict]:
+    """Stream and check ``{"completion": str, "answer": str, "language"?: str, "n_tokens"?: int}`` rows; errors
+    name the line.  An input without rows is an error (raised after the last line, so nothing is written)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"input file {str(path)!r} does not exist; fix: check the path")
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(
-                    f"{path}:{lineno}: not valid JSON ({exc.msg}); fix: one JSON object per line"
-                ) from None
-            rows.append(_check_row(row, path, lineno))
-    if not rows:
-        raise UserError(f"{path}: no rows; fix: one JSON object per line with completion and answer")
-    return rows
+    n = 0
+    for lineno, row in iter_jsonl(path):
+        n += 1
+        yield _check_row(row, path, lineno)
+    if not n:
+        raise UserError(f"{path}: no rows (empty file); fix: one JSON object per line with completion and answer")
 
 
 def _check_row(row: Any, path: Path, lineno: int) -> dict:
@@ -107,28 +98,31 @@ def _check_row(row: Any, path: Path, lineno: int) -> dict:
 
 
 def score_rows(
-    rows: list[dict],
+    rows: Iterable[dict],
     weights: Mapping[str, float],
     params: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     language: str = "en",
     chunk: int = DEFAULT_CHUNK,
     progress: bool = True,
-) -> Iterable[dict]:
+    total: int | None = None,
+) -> Iterator[dict]:
     """Yield each row (in order) with ``rewards`` {name: value} and ``total`` added.
 
     ``total`` follows :func:`polyreason.rewards.suite.weighted_sum` (TRL's rule: None parts left out, None
     when no part scored).  A row's ``n_tokens`` (completion length in tokens, as training counts it) is
-    what the length-aware rewards measure; rows without one are measured in words.
+    what the length-aware rewards measure; rows without one are measured in words.  ``rows`` is consumed
+    ``chunk`` rows at a time (a file is never held in memory); ``total`` (the number of rows, if known)
+    sizes the progress bar.
     """
     composite = build_composite(weights, params, language=language)
-    chunks = range(0, len(rows), chunk)
+    chunks: Iterable[list[dict]] = _chunked(rows, chunk)
     if progress:
         from polyreason.progress import track
 
-        chunks = track(chunks, total=len(chunks), description="scoring", unit="chunk")
-    for start in chunks:
-        batch = rows[start : start + chunk]
+        chunks = track(chunks, total=None if total is None else -(-total // chunk), description="scoring",
+                       unit="chunk")
+    for batch in chunks:
         kwargs = {
             "answer": [r["answer"] for r in batch],
             "language": [r.get("language") or language for r in batch],
@@ -141,19 +135,7 @@ def score_rows(
             yield {**row, "rewards": {name: vals[i] for name, vals in parts.items()}, "total": totals[i]}
 
 
-def write_jsonl_atomic(path: str | Path, rows: Iterable[dict]) -> int:
-    """Write rows to ``path`` through ``path.tmp`` + rename (no partial file on error); returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                n += 1
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return n
+def _chunked(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    it = iter(rows)
+    while batch := list(itertools.islice(it, size)):
+        yield batch

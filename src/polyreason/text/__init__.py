@@ -1,6 +1,7 @@
 """Text analysis every layer shares (verify, rewards, evaluate, data); pure Python, no torch.
 
 * :mod:`~polyreason.text.region`: the think/answer convention -- what may be graded, what is reasoning.
+* :mod:`~polyreason.text.boxed`: the one brace-balanced ``\\boxed{}`` extractor (``last_boxed``, ``all_boxed``).
 * :mod:`~polyreason.text.spans`: math and code spans, found in linear time.
 * :mod:`~polyreason.text.prose`: the words language ID should see.
 * :mod:`~polyreason.text.langid`: one offline fastText detector and ``MIN_LETTERS``.

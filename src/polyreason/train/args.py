@@ -55,6 +55,7 @@ def common_kwargs(recipe: Recipe, stage: SFTStage | GRPOStage, output_dir: str) 
         "max_steps": stage.max_steps if stage.max_steps is not None else -1,
         "save_strategy": "steps",
         "save_steps": stage.save_steps,
+        "save_total_limit": stage.save_total_limit,  # resume needs the last (+1 in case it is torn)
         "logging_strategy": "steps",
         "logging_steps": recipe.tracking.logging_steps,
         "logging_first_step": True,

@@ -1,4 +1,5 @@
-"""Trainer callbacks: metrics.jsonl (crash-safe, no duplicated steps on resume) and a progress bar with ETA."""
+"""Trainer callbacks: metrics.jsonl (crash-safe, no duplicated steps on resume), a stop at a finished
+checkpoint, and a progress bar with ETA."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from polyreason.files import read_jsonl, write_jsonl
 from polyreason.progress import make_bar, progress_enabled
 
 log = logging.getLogger(__name__)
@@ -17,20 +19,13 @@ log = logging.getLogger(__name__)
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss")
 
 
-def read_jsonl_tolerant(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSONL file, skipping a torn last line (a kill -9 mid-write) and blank lines."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            log.warning("%s: skipping a torn line (interrupted write)", path)
-    return out
+class CheckpointIsFinal(Exception):  # noqa: N818 - a signal, not an error
+    """Raised at the start of ``train()`` when the resumed checkpoint is already at ``max_steps``.
+
+    transformers resumes a checkpoint taken at ``max_steps`` mid-epoch by running one more optimiser step
+    before it checks the limit (a run killed during its final save ended at step 31 of 30).  The checkpoint's
+    weights are loaded by then, so the caller saves them as the final model instead.
+    """
 
 
 def truncate_jsonl(path: Path, stage: int, max_step: int) -> int:
@@ -39,15 +34,11 @@ def truncate_jsonl(path: Path, stage: int, max_step: int) -> int:
     Called before resuming ``stage`` from the checkpoint at ``max_step``: whatever was logged after that
     checkpoint will be logged again, so dropping it leaves no duplicated and no missing steps.
     """
-    records = read_jsonl_tolerant(path)
     if not path.exists():
         return 0
+    records = list(read_jsonl(path, tolerant=True))
     kept = [r for r in records if r.get("stage", 0) < stage or (r.get("stage", 0) == stage and r.get("step", 0) <= max_step)]
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for record in kept:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    write_jsonl(path, kept)
     return len(records) - len(kept)
 
 
@@ -80,6 +71,13 @@ def make_callbacks(metrics_path: Path, stage: int, stage_type: str) -> list[Any]
             with metrics_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
                 fh.flush()
+
+    class StopAtFinishedCheckpoint(TrainerCallback):
+        """Raise :class:`CheckpointIsFinal` before any step when training resumes at ``max_steps``."""
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            if state.max_steps > 0 and state.global_step >= state.max_steps:
+                raise CheckpointIsFinal(f"global step {state.global_step} of {state.max_steps}")
 
     class Progress(TrainerCallback):
         """A rich bar (steps, elapsed, ETA) on a terminal; a log line per step elsewhere."""
@@ -116,4 +114,4 @@ def make_callbacks(metrics_path: Path, stage: int, stage_type: str) -> list[Any]
                 self.bar.stop()
                 self.bar = None
 
-    return [MetricsJsonl(), Progress()]
+    return [MetricsJsonl(), StopAtFinishedCheckpoint(), Progress()]

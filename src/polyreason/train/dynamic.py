@@ -128,6 +128,7 @@ def make_trainer_class() -> type:
             self.completions_path = completions_path
             self.completions_per_step = completions_per_step
             self.completions_meta = completions_meta or {}
+            self._completions_step = -1  # the last step whose sample was written
             self._last_rewards: Any = None
             self._completions_step = -1  # the last step whose completions were written
 
@@ -199,7 +200,7 @@ def make_trainer_class() -> type:
                                                      has_tool_images)
             from trl.models import unwrap_model_for_generation
 
-            from polyreason.evaluate.decode import prefix_shared_generate
+            from polyreason.generation.decode import prefix_shared_generate
 
             with (
                 unwrap_model_for_generation(self.model_wrapped, self.accelerator,
@@ -236,14 +237,18 @@ def make_trainer_class() -> type:
 
         # ------------------------------------------------------------------ completions sample
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-            if self.completions_path and self.model.training and self.accelerator.is_main_process:
+            # Trainer logs twice at the last step (the step's metrics, then the train_runtime summary)
+            step = self.state.global_step
+            if (self.completions_path and self.model.training and self.accelerator.is_main_process
+                    and step != self._completions_step):
+                self._completions_step = step
                 self._write_completions()
             super().log(logs, start_time)
 
         def _write_completions(self) -> None:
             prompts = list(self._logs["prompt"])
-            if not prompts or self.state.global_step == self._completions_step:
-                return  # the end-of-training log would write the last step's sample a second time
+            if not prompts:
+                return
             self._completions_step = self.state.global_step
             completions = list(self._logs["completion"])
             advantages = list(self._logs["advantages"])

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from polyreason.generation import SamplingParams, from_model
 from polyreason.prompts import build_messages, format_prompt
 
 log = logging.getLogger(__name__)
@@ -41,42 +42,6 @@ class HeldOutScore:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def generate_greedy(model: Any, tokenizer: Any, prompts: list[str], *, max_new_tokens: int,
-                    batch_size: int = 100) -> tuple[list[str], list[int]]:
-    """Greedy completions (text, token count) for chat-formatted ``prompts``, in batches."""
-    import torch
-
-    from polyreason.evaluate.decode import prefix_shared_generate
-
-    tokenizer.padding_side = "left"
-    texts, lengths = [], []
-    eos = tokenizer.eos_token_id
-    rows = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    for start in range(0, len(rows), batch_size):
-        out = prefix_shared_generate(model, rows[start:start + batch_size], pad_id=tokenizer.pad_token_id,
-                                     max_new_tokens=max_new_tokens, eos_ids=[eos])
-        if out is None:
-            break
-        for ids in out:
-            lengths.append(len(ids))
-            texts.append(tokenizer.decode(ids, skip_special_tokens=True))
-    else:
-        return texts, lengths
-    texts, lengths = [], []
-    for start in range(0, len(prompts), batch_size):
-        chunk = prompts[start : start + batch_size]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        with torch.inference_mode():
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=eos)
-        for row in out[:, enc["input_ids"].shape[1]:]:
-            ids = row.tolist()
-            n = next((i + 1 for i, t in enumerate(ids) if t == eos), len(ids))
-            lengths.append(n)
-            texts.append(tokenizer.decode(ids[:n], skip_special_tokens=True))
-    return texts, lengths
 
 
 def score_heldout(
@@ -105,9 +70,11 @@ def score_heldout(
 
     started = time.monotonic()
     model.eval()
-    prompts = [format_prompt(tokenizer, build_messages(p["problem"], p.get("language", "en"), system_prompt))
-               for p in problems]
-    texts, lengths = generate_greedy(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    conversations = [build_messages(p["problem"], p.get("language", "en"), system_prompt) for p in problems]
+    prompts = [format_prompt(tokenizer, c) for c in conversations]
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=max_new_tokens)
+    outputs = [o[0] for o in from_model(model, tokenizer, batch_size=batch_size).chat(conversations, greedy)]
+    texts, lengths = [o.completion for o in outputs], [o.n_tokens or 0 for o in outputs]
     golds = [str(p["answer"]) for p in problems]
     languages = [p.get("language", "en") for p in problems]
     verdicts = verify_batch(golds, texts, languages)

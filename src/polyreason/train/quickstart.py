@@ -10,7 +10,6 @@ checkout links to it.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 
 from polyreason.config import Recipe, parse_recipe
 from polyreason.errors import UserError
+from polyreason.files import output_lock, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,15 @@ def run_quickstart(
     resume: bool = False,
     on_score: Callable[[dict[str, Any]], None] | None = None,
 ) -> QuickstartResult:
-    """Evaluate → train (each stage) → evaluate after each stage, on the same held-out problems."""
+    """Evaluate → train (each stage) → evaluate after each stage, on the same held-out problems.
+
+    The output directory is locked for the whole run (a second quickstart on it stops with exit code 2)."""
+    with output_lock(recipe.output_dir, directory=True):
+        return _run_quickstart(recipe, eval_problems, resume, on_score)
+
+
+def _run_quickstart(recipe: Recipe, eval_problems: int, resume: bool,
+                    on_score: Callable[[dict[str, Any]], None] | None) -> QuickstartResult:
     from polyreason.models import load_model
     from polyreason.report.cost import peak_rss_mb
     from polyreason.rewards import suite_from_specs
@@ -108,10 +116,7 @@ def run_quickstart(
                                        reward_params=params, max_new_tokens=max_new,
                                        system_prompt=recipe.data.system_prompt)
         result.scores.append(score.as_dict())
-        out.mkdir(parents=True, exist_ok=True)
-        with (out / f"heldout-{label.replace(' ', '_')}.jsonl").open("w", encoding="utf-8") as fh:
-            for rec in records:
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        write_jsonl(out / f"heldout-{label.replace(' ', '_')}.jsonl", records)
         if on_score is not None:
             on_score(score.as_dict())
         del model
@@ -132,9 +137,7 @@ def run_quickstart(
     result.total_seconds = time.monotonic() - started
     result.grpo_metrics = _grpo_summary(Path(run.metrics_path))
     result.peak_rss_mb = max(result.peak_rss_mb, peak_rss_mb())
-    tmp = out / "quickstart.json.tmp"
-    tmp.write_text(json.dumps(result.__dict__, indent=2), encoding="utf-8")
-    tmp.replace(out / "quickstart.json")
+    write_json(out / "quickstart.json", result.__dict__)
     return result
 
 
@@ -146,9 +149,9 @@ def _cpu_only() -> bool:
 
 def _grpo_summary(metrics_path: Path) -> dict[str, Any]:
     """Mean training reward of the first and last GRPO steps and the zero-variance fraction (from metrics)."""
-    from polyreason.train.callbacks import read_jsonl_tolerant
+    from polyreason.files import read_jsonl
 
-    rows = [r for r in read_jsonl_tolerant(metrics_path) if r.get("stage_type") == "grpo"]
+    rows = [r for r in read_jsonl(metrics_path, tolerant=True) if r.get("stage_type") == "grpo"]
     if not rows:
         return {}
     zero = [r["frac_reward_zero_std"] for r in rows if r.get("frac_reward_zero_std") is not None]

@@ -9,11 +9,18 @@ Output directory layout::
     OUT/stages/<i>-<type>/final/   the stage's final model (the last stage writes OUT/model/ instead)
     OUT/model/                the run's final model (+ tokenizer)
     OUT/stages/<i>-<type>/usage.json   the stage's wall time, device, peak memory (polyreason.report.cost)
-    OUT/summary.json          per-stage runtime, steps, last metrics, cost; where the final model is
+    OUT/summary.json          per-stage runtime, steps, last metrics, cost; where the final model is (rewritten
+                              after every stage, so a killed run keeps the record of the stages it finished;
+                              ``finished`` is true once every stage is)
 
-Resume (``resume=True``): finished stages (final model present) are skipped; the interrupted stage restarts
-from its last checkpoint, and metrics/completions logged after that checkpoint are dropped first, so the files
-end with no duplicated and no missing steps.  Everything else is written to ``path.tmp`` then renamed.
+Before the first stage runs, every stage's data source yields its first row (a missing file or an unreachable
+hub dataset fails then, not after an hour of SFT).  The output directory is locked for the run (a second
+``polyreason train`` on it stops at once, exit code 2); files are written through :mod:`polyreason.files`.
+
+Resume (``resume=True``): finished stages (final model present) are skipped and keep their summary entry as it
+was; the interrupted stage restarts from its last checkpoint, and metrics/completions logged after that
+checkpoint are dropped first, so the files end with no duplicated and no missing steps.  A checkpoint at the
+stage's last step (a kill during the final save) is not trained further: its model is saved as the final one.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from typing import Any
 
 from polyreason.config import GRPOStage, Recipe, SFTStage, dump_recipe
 from polyreason.errors import UserError
+from polyreason.files import ensure_dir, output_lock, read_jsonl, write_json, write_text
 from polyreason.report import cost
 from polyreason.train import args as targs
-from polyreason.train.callbacks import make_callbacks, read_jsonl_tolerant, truncate_jsonl
+from polyreason.train.callbacks import CheckpointIsFinal, make_callbacks, truncate_jsonl
 from polyreason.train.datasets import grpo_records, sft_records, to_dataset
 
 log = logging.getLogger(__name__)
@@ -99,32 +107,82 @@ def run_recipe(
     """Run every stage of ``recipe`` and return where things went (see the module docstring)."""
     out = Path(output_dir or recipe.output_dir)
     check_trackers(recipe.tracking.report_to)
+    with output_lock(out, directory=True, hold=is_main_process()):
+        return _run_recipe(recipe, out, resume, reward_factory, on_stage_end)
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a distributed launch (torchrun/accelerate set RANK), or a plain run: the run-file writer."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _run_recipe(recipe: Recipe, out: Path, resume: bool, reward_factory: RewardFactory | None,
+                on_stage_end: StageHook | None) -> RunResult:
     _prepare_output(out, recipe, resume)
+    previous = _previous_stages(out) if resume else {}
+    todo = [i for i in range(len(recipe.stages)) if not (resume and _is_complete(final_dir(out, i, recipe)))]
+    check_data_sources(recipe, todo)
     metrics_path = out / "metrics.jsonl"
     start = time.monotonic()
     model_spec = recipe.model.spec
     results: list[StageResult] = []
     for index, stage in enumerate(recipe.stages):
         target = final_dir(out, index, recipe)
-        if resume and _is_complete(target):
+        if index not in todo:
             log.info("stage %d (%s) already finished: %s", index, stage.type, target)
-            results.append(StageResult(index, stage.type, str(target), 0, 0.0, skipped=True))
+            results.append(_finished_stage(out, index, stage, target, previous.get(index)))
         else:
             results.append(
                 _run_stage(recipe, index, stage, model_spec, out, resume=resume, reward_factory=reward_factory)
             )
         model_spec = str(target)
+        result = RunResult(str(out), model_spec, results, str(metrics_path), time.monotonic() - start)
+        if is_main_process():
+            write_json(out / "summary.json", _summary(recipe, result, previous))
         if on_stage_end is not None:
             on_stage_end(index, stage, model_spec)
-    result = RunResult(str(out), model_spec, results, str(metrics_path), time.monotonic() - start)
-    if is_main_process():
-        _write_json(out / "summary.json", _summary(recipe, result))
     return result
 
 
-def is_main_process() -> bool:
-    """Rank 0 of a multi-process launch (torchrun/accelerate set RANK), or a plain run: the run-file writer."""
-    return os.environ.get("RANK", "0") == "0"
+def check_data_sources(recipe: Recipe, stages: list[int]) -> None:
+    """Read the first row of every data source the given stages use (UserError if one cannot be read)."""
+    from polyreason.data import load_rows
+
+    seen: set[tuple[str, str]] = set()
+    for index in stages:
+        stage = recipe.stages[index]
+        source, kind = (sft_source(recipe, stage), "sft") if isinstance(stage, SFTStage) else (recipe.data.train, "rl")
+        if (source, kind) in seen:
+            continue
+        seen.add((source, kind))
+        rows = load_rows(source, split=recipe.data.split, column_map=recipe.data.column_map or None, kind=kind,
+                         language=recipe.language, limit=1)
+        try:
+            next(iter(rows), None)
+        finally:
+            rows.close()
+
+
+def _previous_stages(out: Path) -> dict[int, dict[str, Any]]:
+    """The stage records of an earlier attempt's summary.json, by index (empty when there is none)."""
+    path = out / "summary.json"
+    try:
+        stages = json.loads(path.read_text(encoding="utf-8")).get("stages", [])
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {s["index"]: s for s in stages if isinstance(s, dict) and isinstance(s.get("index"), int)}
+
+
+def _finished_stage(out: Path, index: int, stage: SFTStage | GRPOStage, target: Path,
+                    record: dict[str, Any] | None) -> StageResult:
+    """A stage an earlier attempt finished: its recorded steps and time (else the steps of its last checkpoint)."""
+    if record is not None:
+        return StageResult(index, stage.type, str(target), int(record.get("steps") or 0),
+                           float(record.get("runtime_s") or 0.0), skipped=True,
+                           summary=dict(record.get("trainer_summary") or {}))
+    checkpoint = last_checkpoint(stage_dir(out, index, stage))
+    steps = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
+    return StageResult(index, stage.type, str(target), steps, 0.0, skipped=True)
 
 
 _TRACKER_MODULES = {"wandb": ("wandb",), "trackio": ("trackio",), "tensorboard": ("tensorboard", "tensorboardX")}
@@ -147,18 +205,16 @@ def _prepare_output(out: Path, recipe: Recipe, resume: bool) -> None:
     if not resume and (out / "metrics.jsonl").exists():
         raise UserError(
             f"output directory {str(out)!r} already holds a run; fix: pass --resume to continue it, or choose "
-            "another --output-dir"
+            "another -o/--output"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
+    if not is_main_process():
+        return
     text = dump_recipe(recipe)
     saved = out / "recipe.yaml"
     if resume and saved.exists() and saved.read_text(encoding="utf-8") != text:
         log.warning("resuming with a recipe that differs from %s; the new one is saved", saved)
-    if not is_main_process():
-        return
-    tmp = saved.with_suffix(".yaml.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(saved)
+    write_text(saved, text)
 
 
 def _is_complete(directory: Path) -> bool:
@@ -203,7 +259,11 @@ def _run_stage(
     heldout = _heldout_callback(recipe, index, stage, out / "metrics.jsonl")
     _install_callbacks(trainer, callbacks + ([heldout] if heldout is not None else []))
     started = time.monotonic()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except CheckpointIsFinal:  # killed during the final save: the checkpoint holds the trained model
+        log.info("stage %d (%s): %s is the last step; saving its model without training", index, stage.type,
+                 checkpoint)
     runtime = time.monotonic() - started
     target = final_dir(out, index, recipe)
     save_final(trainer, tokenizer, target)
@@ -256,14 +316,15 @@ def load_for_training(recipe: Recipe, spec: str) -> tuple[Any, Any]:
     """Model (not moved: the Trainer places it) and tokenizer for a stage."""
     from transformers import AutoModelForCausalLM
 
-    from polyreason.models import load_tokenizer, resolve_dtype, resolve_model_path
+    from polyreason.models import load_tokenizer, loading_errors, resolve_dtype, resolve_model_path
 
     path = resolve_model_path(spec)
     kwargs: dict[str, Any] = {"dtype": resolve_dtype(recipe.model.dtype),
                               "trust_remote_code": recipe.model.trust_remote_code}
     if recipe.model.attn_implementation:
         kwargs["attn_implementation"] = recipe.model.attn_implementation
-    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    with loading_errors(spec):
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     tokenizer = load_tokenizer(spec, trust_remote_code=recipe.model.trust_remote_code)
     return model, tokenizer
 
@@ -460,10 +521,13 @@ def _push_final(trainer: Any, target: Path) -> None:
     log.info("final model pushed to the hub: %s", repo)
 
 
-def _summary(recipe: Recipe, result: RunResult) -> dict[str, Any]:
-    records = read_jsonl_tolerant(Path(result.metrics_path))
+def _summary(recipe: Recipe, result: RunResult, previous: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    records = list(read_jsonl(result.metrics_path, tolerant=True))
     stages = []
     for st in result.stages:
+        if st.skipped and previous and st.index in previous:
+            stages.append(previous[st.index])  # finished by an earlier attempt: its record as it was
+            continue
         last = [r for r in records if r.get("stage") == st.index]
         stages.append({"index": st.index, "type": st.type, "model_dir": st.model_dir, "steps": st.steps,
                        "runtime_s": round(st.runtime_s, 2), "skipped": st.skipped,
@@ -471,12 +535,6 @@ def _summary(recipe: Recipe, result: RunResult) -> dict[str, Any]:
                        "trainer_summary": st.summary})
     usages = [cost.read_usage(stage_dir(Path(result.output_dir), st.index, recipe.stages[st.index]) / cost.USAGE_FILE)
               for st in result.stages]
-    return {"name": recipe.name, "finished": True, "model_dir": result.model_dir, "output_dir": result.output_dir,
-            "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2), "stages": stages,
-            "cost": cost.train_cost(recipe, usages, records, [st.index for st in result.stages])}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    tmp.replace(path)
+    return {"name": recipe.name, "finished": len(result.stages) == len(recipe.stages), "model_dir": result.model_dir,
+            "output_dir": result.output_dir, "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2),
+            "stages": stages, "cost": cost.train_cost(recipe, usages, records, [st.index for st in result.stages])}

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from polyreason.errors import UserError
+from polyreason.files import OutputBusy, read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def run_sweep(
     result = SweepResult(out)
     if _is_main():
         out.mkdir(parents=True, exist_ok=True)
-        _write_json(out / "sweep.json", {"recipe": str(recipe_path), "overrides": list(overrides or []),
+        _describe(out / "sweep.json", {"recipe": str(recipe_path), "overrides": list(overrides or []),
                                          "grid": dict(grid), "seeds": seeds, "cells": [asdict(c) for c in cells]})
     for cell, recipe in zip(cells, recipes, strict=True):
         if collect or (only is not None and cell.index not in only):
@@ -277,13 +278,13 @@ def _write_comparison(out: Path, cells: list[Cell], recipe_path: str | Path, gri
                "cells": [asdict(c) for c in result.cells]}
     result.comparison_json = out / "comparison.json"
     result.comparison_md = out / "comparison.md"
-    _write_json(result.comparison_json, payload)
+    write_json(result.comparison_json, payload)
     title = f"Sweep of {Path(recipe_path).name}: " + (", ".join(k for k, _ in grid) or "seeds only")
     text = comparison_markdown(table, title)
     pending = [c.name for c in result.cells if c.status != "finished"]
     if pending:
         text += "\nNot finished: " + ", ".join(f"`{n}`" for n in pending) + "\n"
-    _write_text(out / "comparison.md", text)
+    write_text(out / "comparison.md", text)
 
 
 def _is_main() -> bool:
@@ -293,19 +294,18 @@ def _is_main() -> bool:
 def _write_cell(cell_dir: Path, record: dict[str, Any]) -> None:
     if _is_main():
         cell_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(cell_dir / "cell.json", record)
+        write_json(cell_dir / "cell.json", record)
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    _write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _write_text(path: Path, text: str) -> None:
-    # a per-process temporary name: array tasks of one sweep write sweep.json at the same time
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+def _describe(path: Path, obj: Any) -> None:
+    """Write sweep.json unless it already says the same; array tasks of one sweep all try at once."""
+    if path.is_file() and read_json(path) == json.loads(json.dumps(obj, default=str)):
+        return
+    try:
+        write_json(path, obj)
+    except OutputBusy:
+        log.info("%s is being written by another task of this sweep; leaving it to that one", path)

@@ -6,7 +6,16 @@ time-bounded worker processes.  Pure Python + math-verify; no torch.
     True
 """
 
-from polyreason.verify.core import Verdict, verify, verify_batch, warm_up
-from polyreason.verify.extract import extract_answer
+from polyreason.verify.core import DEFAULT_FLOAT_ROUNDING, Verdict, verify, verify_batch, warm_up
+from polyreason.verify.extract import Found, extract_answer, find_answer
 
-__all__ = ["Verdict", "extract_answer", "verify", "verify_batch", "warm_up"]
+__all__ = [
+    "DEFAULT_FLOAT_ROUNDING",
+    "Found",
+    "Verdict",
+    "extract_answer",
+    "find_answer",
+    "verify",
+    "verify_batch",
+    "warm_up",
+]

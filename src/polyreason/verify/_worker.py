@@ -54,8 +54,10 @@ def _equation_verdict(gold: list, pred: list) -> bool | None:
     return bool(not ratio.free_symbols and ratio.is_finite and ratio != 0)
 
 
-def judge(gold: str, pred: str | None) -> tuple[bool | None, str | None, str]:
-    """(correct, normalized prediction, reason); correct None when the gold cannot be parsed."""
+def judge(gold: str, pred: str | None, float_rounding: int | None = 6) -> tuple[bool | None, str | None, str]:
+    """(correct, normalized prediction, reason); correct None when the gold cannot be parsed.
+
+    ``float_rounding``: decimals math-verify rounds floats to before comparing (None: 15, nearly exact)."""
     g = parse_gold(gold)
     if not g:
         return None, None, "gold unparseable by math-verify"
@@ -68,8 +70,22 @@ def judge(gold: str, pred: str | None) -> tuple[bool | None, str | None, str]:
     eq = _equation_verdict(g, p)
     if eq is not None:
         return eq, shown, "equations compared as equations"
-    ok = verify(g, p, timeout_seconds=None)
+    rounding = 15 if float_rounding is None else float_rounding
+    ok = verify(g, p, float_rounding=rounding, timeout_seconds=None)
     return bool(ok), shown, "math-verify"
+
+
+def _warm_parser() -> None:
+    """Build the LaTeX parser and sympy's caches once, at import: the forkserver imports this module, so
+    every worker forked from it starts warm and its first real task is not the one that pays ~0.3-1 s."""
+    try:
+        judge("\\frac{1}{2}", "x^2 + \\sqrt{2}")
+        judge("x = 1", "(1, 2)")
+    except Exception:  # noqa: BLE001 - warming is an optimisation only
+        pass
+
+
+_warm_parser()
 
 
 def serve(conn) -> None:  # pragma: no cover - runs in a child process

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -11,13 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
-from polyreason.verify.extract import (
-    MAX_ANSWER_CHARS,
-    answer_region,
-    boxed_contents,
-    clean_text,
-    extract_answer,
-)
+from polyreason.verify.extract import MAX_ANSWER_CHARS, Found, find_answer, gold_answer
 from polyreason.verify.normalize import (
     ASSIGN,
     Canon,
@@ -26,8 +21,8 @@ from polyreason.verify.normalize import (
     compare,
     connectors_to_commas,
     decimal_comma_to_dot,
-    has_top_level_comma,
     is_hedged,
+    lists_items,
     text_key,
 )
 from polyreason.verify.numeric import evaluate_constant
@@ -36,9 +31,13 @@ from polyreason.verify.pool import TaskTimeout, can_use_processes, default_worke
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 2.0
+DEFAULT_FLOAT_ROUNDING = 6  # decimals compared when either side is written as a decimal (math-verify's default)
 KILL_MARGIN_S = 0.1
 MAX_GOLD_CHARS = 5_000
 MAX_MATH_VERIFY_CHARS = 1_000  # longer extracted answers are judged wrong without parsing
+
+
+_LIST_COMMA = re.compile(r"\d\s*,(?!\d{3}(?!\d))")
 
 
 @dataclass(frozen=True)
@@ -60,76 +59,97 @@ class _Task:
     gold: str
     pred: str | None
     extracted: str | None
+    float_rounding: int | None = DEFAULT_FLOAT_ROUNDING
+
+
+@dataclass(frozen=True)
+class _Gold:
+    """What is known about one gold string (cached: a GRPO batch repeats each gold G times)."""
+
+    answer: str  # the answer the gold holds (the gold itself, or what a worked solution boxes)
+    canon: Canon | None
+    lists: bool  # several items ("1, 2", "(3, 4)", "6 and 8")
+    is_equation: bool
+    value: float | None  # value of a constant expression
+    key: str
 
 
 @lru_cache(maxsize=16384)
-def _gold_info(gold: str) -> tuple[Canon | None, bool, bool]:
-    """(canonical gold, gold lists several items, gold is an equation), cached per gold string."""
-    cleaned = clean_answer(gold)
+def _gold_info(gold: str) -> _Gold:
+    answer = gold_answer(gold).answer or gold
+    cleaned = clean_answer(answer)
     is_equation = "=" in cleaned and "\\neq" not in cleaned
-    canon = canonical(gold, "en", gold_has_equation=True)
-    lists = has_top_level_comma(gold) and not (canon is not None and canon.kind == "num")  # not "10,080"
-    return canon, lists, is_equation
+    canon = canonical(answer, "en", gold_has_equation=True)
+    lists = lists_items(answer) and not (canon is not None and canon.kind == "num")  # not "10,080"
+    return _Gold(answer, canon, lists, is_equation, evaluate_constant(cleaned), text_key(answer))
 
 
-@lru_cache(maxsize=16384)
-def _gold_value(gold: str) -> float | None:
-    return evaluate_constant(clean_answer(gold))
-
-
-@lru_cache(maxsize=16384)
-def _gold_key(gold: str) -> str:
-    return text_key(gold)
-
-
-def _several_boxes(region: str, gold_lists: bool, gold_eq: bool, language: str) -> bool:
-    boxes = boxed_contents(region)
-    if len(boxes) < 2 or gold_lists:
+def _several_boxes(boxes: tuple[str, ...], gold_eq: bool, language: str) -> bool:
+    distinct = set(boxes)
+    if len(distinct) < 2:
         return False
     shown = set()
-    for b in boxes:
+    for b in list(distinct)[:50]:  # 50 different boxes are a hedge whatever they say
         c = canonical(b, language, gold_has_equation=gold_eq)
         shown.add(c.show() if c is not None else clean_answer(b))
     return len(shown) > 1
 
 
-def _prepare(gold: object, completion: object, language: str | None) -> Verdict | _Task:
+def _hedged(found: Found, g: _Gold, language: str) -> bool:
+    """Several candidate answers for a gold with one item: different boxes, a list, "3 or 4", \\pm."""
+    if g.lists:
+        return False
+    if found.source == "boxed" and _several_boxes(found.boxes, g.is_equation, language):
+        return True
+    if len(set(found.parts)) > 1:
+        return True
+    return is_hedged(found.answer or "", g.answer, language, g.lists)
+
+
+def _prepare(
+    gold: object, completion: object, language: str | None, float_rounding: int | None
+) -> Verdict | _Task:
     language = language or "en"
     gold_s = "" if gold is None else str(gold).strip()
     if not gold_s or len(gold_s) > MAX_GOLD_CHARS:
         return Verdict(None, None, None, "gold missing or too long")
-    text = clean_text(completion if isinstance(completion, str) else str(completion or ""))
-    g, gold_lists, gold_eq = _gold_info(gold_s)
-    pred = extract_answer(text, language)
+    g = _gold_info(gold_s)
+    text = completion if isinstance(completion, str) else str(completion or "")
+    found = find_answer(text, language)
+    pred = found.answer
     if pred is None:
-        if g is not None or _GOLD_PARSEABLE.get(gold_s) or _gold_value(gold_s) is not None:
+        if g.canon is not None or _GOLD_PARSEABLE.get(g.answer) or g.value is not None:
+            # The same reason as the worker gives, so a cached gold does not change the recorded verdict.
             return Verdict(False, None, None, "no answer found")
-        return _Task(gold_s, None, None)
-    region = answer_region(text) or ""
-    if is_hedged(pred, gold_s, language, gold_lists) or _several_boxes(region, gold_lists, gold_eq, language):
+        return _Task(g.answer, None, None, float_rounding)
+    if _hedged(found, g, language):
         return Verdict(False, pred, None, "hedged: several candidate answers")
     extracted = pred
-    if gold_lists:
+    if g.lists:
         pred = connectors_to_commas(pred)
     if len(pred) > MAX_MATH_VERIFY_CHARS:
         return Verdict(False, extracted[:200], None, "answer too long to parse")
-    p = canonical(pred, language, gold_has_equation=gold_eq)
-    if g is not None and p is not None:
-        same = compare(g, p)
+    p = canonical(pred, language, gold_has_equation=g.is_equation)
+    if g.lists and p is not None and p.kind == "num" and _LIST_COMMA.search(pred):
+        p = None  # "-2,1" for the gold "1, -2" is a list, not the decimal -2.1
+    if g.canon is not None and p is not None:
+        same = compare(g.canon, p, float_rounding)
         if same is not None:
-            return Verdict(same, extracted, p.show(), f"exact {g.kind} comparison")
-    if text_key(pred) == _gold_key(gold_s):
+            return Verdict(same, extracted, p.show(), f"exact {g.canon.kind} comparison")
+    if text_key(pred) == g.key:
         return Verdict(True, extracted, text_key(pred), "same text as the gold")
-    pred_mv = decimal_comma_to_dot(pred, language, gold_lists)
-    if gold_lists and p is not None and p.kind == "num":
+    pred_mv = decimal_comma_to_dot(pred, language, g.lists)
+    if g.lists and p is not None and p.kind == "num":
         return Verdict(False, extracted, p.show(), "a single number for a gold with several items")
-    gold_value = _gold_value(gold_s)
-    if gold_value is not None:
-        pred_value = evaluate_constant(clean_answer(pred_mv if gold_eq else ASSIGN.sub("", pred_mv, count=1)))
+    if g.value is not None:
+        pred_value = evaluate_constant(clean_answer(pred_mv if g.is_equation else ASSIGN.sub("", pred_mv, count=1)))
         if pred_value is not None:
-            same = math.isclose(gold_value, pred_value, rel_tol=1e-9, abs_tol=1e-12)
+            if p is not None and p.kind == "num" and p.inexact and float_rounding is not None:
+                same = round(g.value, float_rounding) == round(pred_value, float_rounding)
+            else:
+                same = math.isclose(g.value, pred_value, rel_tol=1e-9, abs_tol=1e-12)
             return Verdict(same, extracted, repr(pred_value), "constant arithmetic comparison")
-    return _Task(gold_s, pred_mv, extracted)
+    return _Task(g.answer, pred_mv, extracted, float_rounding)
 
 
 _warned_inprocess = threading.Event()
@@ -145,12 +165,12 @@ def _run(task: _Task, timeout: float | None, workers: int | None = None) -> Verd
             log.warning("verifier runs in-process (daemonic process): the time bound is not enforced")
         from polyreason.verify._worker import judge
 
-        correct, shown, reason = judge(task.gold, task.pred)
+        correct, shown, reason = judge(task.gold, task.pred, task.float_rounding)
     else:
         try:
             # Keep a little of the budget for killing an overrunning worker, so the call itself ends in time.
             budget = max(0.05, timeout - KILL_MARGIN_S)
-            correct, shown, reason = get_pool(workers).run((task.gold, task.pred), budget)
+            correct, shown, reason = get_pool(workers).run((task.gold, task.pred, task.float_rounding), budget)
         except TaskTimeout as exc:
             return Verdict(False, task.extracted, None, f"timeout: {exc}")
     if len(_GOLD_PARSEABLE) < _MAX_REMEMBERED_GOLDS:
@@ -158,20 +178,29 @@ def _run(task: _Task, timeout: float | None, workers: int | None = None) -> Verd
     return Verdict(correct, task.extracted, shown, reason)
 
 
-def verify(gold: str, completion: str, language: str = "en", timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
+def verify(
+    gold: str,
+    completion: str,
+    language: str = "en",
+    timeout: float = DEFAULT_TIMEOUT_S,
+    *,
+    float_rounding: int | None = DEFAULT_FLOAT_ROUNDING,
+) -> Verdict:
     """Check a completion's final answer against ``gold`` (gold first, as in math-verify).
 
-    The answer is the last ``\\boxed{}`` after ``</think>`` (or a "final answer is ..." phrase, markdown
-    bold, a bare last-line number).  Numbers follow ``language`` ("5.600" is 5600 in Spanish).  Cheap exact
-    comparisons decide plain numbers, words, choices and number tuples; the rest goes to math-verify in a
-    worker process killed after ``timeout`` seconds (``None``: in-process, unbounded).  Model text is never
-    evaluated.  ``Verdict.correct`` is None when the gold cannot be parsed.
+    The answer is found after ``</think>`` only (see :func:`polyreason.verify.extract.find_answer`: boxes,
+    answer phrases, the last math span, a concluding number); a gold that is a worked solution is read the
+    same way.  Numbers follow ``language`` ("5.600" is 5600 in Spanish); a number written as a decimal is
+    compared after rounding both sides to ``float_rounding`` places (math-verify's default 6; ``None``:
+    exact).  Cheap exact comparisons decide plain numbers, words, choices and number tuples; the rest goes to
+    math-verify in a worker process killed after ``timeout`` seconds (``None``: in-process, unbounded).
+    Model text is never evaluated.  ``Verdict.correct`` is None when the gold cannot be parsed.
 
     >>> verify("5600", "\\\\boxed{5.600}", language="es").correct
     True
     """
     start = time.monotonic()
-    prepared = _prepare(gold, completion, language)
+    prepared = _prepare(gold, completion, language, float_rounding)
     if isinstance(prepared, Verdict):
         return prepared
     remaining = None if timeout is None else max(0.05, timeout - (time.monotonic() - start))
@@ -185,6 +214,7 @@ def verify_batch(
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
+    float_rounding: int | None = DEFAULT_FLOAT_ROUNDING,
 ) -> list[Verdict]:
     """Verify many completions; results in input order.
 
@@ -195,7 +225,9 @@ def verify_batch(
         raise ValueError(f"{len(golds)} golds but {len(completions)} completions")
     if languages is None or isinstance(languages, str):
         languages = [languages or "en"] * len(golds)
-    prepared = [_prepare(g, c, lang) for g, c, lang in zip(golds, completions, languages, strict=True)]
+    prepared = [
+        _prepare(g, c, lang, float_rounding) for g, c, lang in zip(golds, completions, languages, strict=True)
+    ]
     pending: dict[_Task, list[int]] = {}
     for i, item in enumerate(prepared):
         if isinstance(item, _Task):
@@ -221,4 +253,4 @@ def warm_up(workers: int | None = None) -> None:
         get_pool(workers).warm()
 
 
-__all__ = ["Verdict", "extract_answer", "verify", "verify_batch", "warm_up", "MAX_ANSWER_CHARS"]
+__all__ = ["DEFAULT_FLOAT_ROUNDING", "MAX_ANSWER_CHARS", "Verdict", "verify", "verify_batch", "warm_up"]

@@ -26,6 +26,7 @@ class Canon:
     percent: bool = False
     brackets: str = ""
     alt: object = None  # a second reading of an ambiguous number (Spanish "5,600": 5.6 or 5600)
+    inexact: bool = False  # written as a decimal fraction ("0.0833"): compared after rounding, as a float
 
     def show(self) -> str:
         """Human-readable canonical text (goes into Verdict.normalized)."""
@@ -37,13 +38,19 @@ class Canon:
         return str(self.value)
 
 
-_WRAPPERS = re.compile(r"^\\(?:text|textbf|mathrm|mathbf|textit|mbox|operatorname)\s*\{(.*)\}$", re.S)
+_WRAPPERS = re.compile(
+    r"^\\(?:text|textbf|textnormal|textrm|mathrm|mathbf|textit|mbox|operatorname)\s*\{(.*)\}$", re.S
+)
 _SPACES = re.compile(r"\\[,;:! ]|~|\\quad|\\qquad")
 _DEGREE = re.compile(r"\^\s*\{?\\circ\}?|°|\\degree|\\textdegree")
-_PERCENT = re.compile(r"\\?%$")
+_PERCENT = re.compile(
+    r"\s*(?:\\?%|\b(?:percent(?:age)?|pct|por ?ciento|pour ?cent|prozent|per ?cento|por ?cento))$", re.IGNORECASE
+)
 _CURRENCY = re.compile(r"\\\$|\$|€|£|\\euro|\\pounds|US\$|\bUSD\b|\bEUR\b")
 _UNIT_TAIL = re.compile(
-    r"(?:\s*\\(?:text|mathrm|mbox)\s*\{[^{}]*\}(?:\^\{?\d\}?)?|\s+[^\W\d_]{2,}\.?(?:\^\{?\d\}?)?)+$"
+    r"(?:\s*\\(?:text|textbf|textit|textnormal|textrm|mathrm|mbox)\s*\{[^{}]*\}(?:\^\{?\d\}?)?"
+    r"|\s+[^\W\d_]{2,}\.?(?:\^\{?\d\}?)?"
+    r"|(?<=\d)[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]{1,3})+$"  # "858颗": a CJK measure word
 )
 ASSIGN = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*")
 _FRAC = re.compile(r"^(-?)\\[dt]?frac\s*\{\s*([^{}]+?)\s*\}\s*\{\s*([^{}]+?)\s*\}$")
@@ -73,11 +80,36 @@ def _unwrap(s: str) -> str:
     return s.strip()
 
 
+_DOUBLED_COMMAND = re.compile(r"\\\\[a-zA-Z]")
+_SINGLE_COMMAND = re.compile(r"(?<!\\)\\[a-zA-Z]")
+_LATEX_THOUSANDS = re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3})|(?<=\d)\s*\{\s*,\s*\}\s*(?=\d{3})")
+_SHORT_FRAC = re.compile(r"\\frac\s*(?:(\d)|\{([^{}]*)\})\s*(?:(\d)|\{([^{}]*)\})")
+_SHORT_SQRT = re.compile(r"\\sqrt\s*(\d)(?!\d)")
+
+
+def unescape_doubled(s: str) -> str:
+    """Halve the backslashes of a string escaped twice (every command written ``\\\\frac``, none ``\\frac``)."""
+    if _DOUBLED_COMMAND.search(s) and not _SINGLE_COMMAND.search(s.replace("\\\\", "")):
+        return s.replace("\\\\", "\\")
+    return s
+
+
+def _full_frac(m: re.Match[str]) -> str:
+    num = m.group(1) if m.group(1) is not None else m.group(2)
+    den = m.group(3) if m.group(3) is not None else m.group(4)
+    return f"\\frac{{{num}}}{{{den}}}"
+
+
 def clean_answer(answer: str) -> str:
-    """Remove layout-only LaTeX (\\left, \\right, \\displaystyle, spacing macros) and outer wrappers."""
-    s = unicodedata.normalize("NFKC", answer)
+    """Remove layout-only LaTeX (\\left, \\right, \\displaystyle, spacing macros) and outer wrappers;
+    write LaTeX thousands (``11,\\!111``, ``14{,}916``) as plain commas and short forms (``\\frac13``,
+    ``\\sqrt3``, ``\\cfrac``) in full."""
+    s = unescape_doubled(unicodedata.normalize("NFKC", answer))
+    s = _LATEX_THOUSANDS.sub(",", s)
     s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "").replace("\\!", "")
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\u2212", "-")
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    s = s.replace("\u2212", "-")
+    s = _SHORT_SQRT.sub(r"\\sqrt{\1}", _SHORT_FRAC.sub(_full_frac, s))
     s = _unwrap(s)
     s = _SPACES.sub(" ", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
@@ -113,6 +145,8 @@ def has_top_level_comma(s: str) -> bool:
         s = s[1:-1]
     elif s.startswith("\\{") and s.endswith("\\}"):
         s = s[2:-2]
+    elif len(s) > 1 and s[0] == "{" and s[-1] == "}":
+        s = s[1:-1]  # a bare TeX group "{1,2,3}"
     return len(split_top_level(s)) > 1
 
 
@@ -123,7 +157,7 @@ def is_hedged(pred: str, gold: str, language: str = "en", gold_lists: bool = Fal
     """
     if not gold_lists and _HEDGE_WORDS.search(pred) and not _HEDGE_WORDS.search(gold):
         return True
-    if not has_top_level_comma(gold) and "," in pred:
+    if not gold_lists and not has_top_level_comma(gold) and "," in pred:
         cleaned = clean_answer(pred)
         if len(cleaned) > 1 and cleaned[0] in "([{" or "\\{" in cleaned or "\\begin" in cleaned:
             return False
@@ -144,12 +178,19 @@ _LIST_WORDS = re.compile(
 )
 
 
+def lists_items(answer: str) -> bool:
+    """True when a (gold) answer lists several items: top-level commas or semicolons, or "and"/"or"."""
+    return has_top_level_comma(answer) or bool(_LIST_WORDS.search(answer))
+
+
 def connectors_to_commas(answer: str) -> str:
     """ "x = 1 \\text{ or } x = -2" -> "x = 1, x = -2" (for golds that list several items)."""
     return _LIST_WORDS.sub(", ", answer)
 
 
 def _number(s: str, language: str) -> Canon | None:
+    if len(s) > MAX_CANON_CHARS:
+        return None
     percent = bool(_PERCENT.search(s))
     s = _PERCENT.sub("", s).strip()
     s = _DEGREE.sub("", s).strip()
@@ -170,7 +211,10 @@ def _number(s: str, language: str) -> Canon | None:
         # "5,600" in a decimal-comma language is 5.6 by the rules, but MGSM-es and many models write
         # English-style thousands: both readings are accepted (a decimal 5.600 is rarely written so).
         alt = parse_number(s, "en")
-    return None if value is None else Canon("num", value, percent, alt=alt)
+    if value is None:
+        return None
+    inexact = value.denominator != 1 and "/" not in s and "frac" not in s
+    return Canon("num", value, percent, alt=alt, inexact=inexact)
 
 
 def _sequence(s: str, language: str) -> Canon | None:
@@ -226,7 +270,15 @@ def _fold(word: str) -> str:
     return re.sub(r"^(?:the|a|an|el|la|los|las|le|les|der|die|das)\s+", "", word).strip()
 
 
-def compare(gold: Canon, pred: Canon) -> bool | None:
+def _num_eq(a: Fraction, b: Fraction, inexact: bool, float_rounding: int | None) -> bool:
+    """Exact equality, or equality after rounding both to ``float_rounding`` decimals when either was
+    written as a decimal (math-verify's rule for floats: 0.0833333333333333 equals 1/12 at 6 places)."""
+    if a == b:
+        return True
+    return inexact and float_rounding is not None and round(a, float_rounding) == round(b, float_rounding)
+
+
+def compare(gold: Canon, pred: Canon, float_rounding: int | None = 6) -> bool | None:
     """Decide equality of two canonical answers; None when the kinds differ in a way math-verify must judge."""
     if gold.kind != pred.kind:
         if gold.kind == "choice" or pred.kind == "choice" and gold.kind == "num":
@@ -236,12 +288,17 @@ def compare(gold: Canon, pred: Canon) -> bool | None:
         if pred.alt is not None and gold.percent == pred.percent and gold.value == pred.alt:
             return True
         g, p = gold.value, pred.value
+        inexact = gold.inexact or pred.inexact
+
+        def eq(a, b) -> bool:
+            return _num_eq(a, b, inexact, float_rounding)
+
         if gold.percent == pred.percent:
-            return g == p
+            return eq(g, p)
         # 50% vs 50 or 0.5: accepted both ways, as math-verify does.
         if gold.percent:
-            return p == g or p == g / 100  # type: ignore[operator]
-        return p == g or p / 100 == g  # type: ignore[operator]
+            return eq(p, g) or eq(p, g / 100)  # type: ignore[operator]
+        return eq(p, g) or eq(p / 100, g)  # type: ignore[operator]
     if gold.kind == "seq":
         if len(gold.value) != len(pred.value):  # type: ignore[arg-type]
             return False
@@ -251,7 +308,12 @@ def compare(gold: Canon, pred: Canon) -> bool | None:
             return sorted(c.value for c in gold.value) == sorted(c.value for c in pred.value)  # type: ignore
         if gold.brackets != pred.brackets:
             return None  # (1,2) vs [1,2]: interval or tuple -- let math-verify judge
-        return all(a.value == b.value for a, b in zip(gold.value, pred.value, strict=True))  # type: ignore
+        pairs = zip(gold.value, pred.value, strict=True)  # type: ignore
+        if all(a.value == b.value for a, b in pairs):
+            return True
+        if any(c.inexact for c in (*gold.value, *pred.value)):  # type: ignore
+            return None  # (1, 4.5) vs (1, \frac{9}{2}) at a rounding: math-verify
+        return False
     return gold.value == pred.value
 
 

@@ -20,11 +20,12 @@ COMMA_DECIMAL_LANGUAGES = frozenset(
 _SPACE_CHARS = "\u00a0\u2009\u202f\u2007 "
 _SIGNS = {"-": -1, "\u2212": -1, "+": 1}
 
-_EN_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_SPACE_THOUSANDS = re.compile(r"\d{1,3}(?: \d{3})+(?:[.,]\d+)?")
+_EN_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")  # a first group "0" is no thousands
+_ODD_COMMA = re.compile(r"\d+,(?:\d{1,2}|\d{4,})|0,\d+")  # not a thousands group: a decimal comma
+_SPACE_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?: \d{3})+(?:[.,]\d+)?")
 _DOT_DECIMAL = re.compile(r"\d*\.\d+|\d+\.?")
 _COMMA_DECIMAL = re.compile(r"\d*,\d+|\d+")
-_DOT_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+_DOT_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?")
 
 
 def uses_decimal_comma(language: str | None) -> bool:
@@ -45,7 +46,8 @@ def _to_fraction(int_part: str, frac_part: str) -> Fraction | None:
 def parse_number(text: str, language: str | None = "en") -> Fraction | None:
     """Parse a plain written number into an exact Fraction, following the conventions of ``language``.
 
-    English (dot decimal): "5.600" -> 28/5, "1,000" -> 1000, "1 000" -> 1000.
+    English (dot decimal): "5.600" -> 28/5, "1,000" -> 1000, "1 000" -> 1000, and a comma that cannot
+    group thousands is a decimal comma: "2,74" -> 137/50, "0,111" -> 111/1000.
     Spanish and other decimal-comma languages: "5.600" -> 5600, "3,5" -> 7/2, "1.250,5" -> 2501/2,
     "1 000" -> 1000; an unambiguous dot decimal such as "3.25" or "1,250.5" is still read as written.
     Returns None for anything that is not a plain number (no expressions are evaluated).
@@ -86,6 +88,11 @@ def _parse_unsigned(s: str, decimal_comma: bool) -> Fraction | None:
         return _to_fraction(head, frac)
     if _DOT_DECIMAL.fullmatch(s):
         head, _, frac = s.partition(".")
+        return _to_fraction(head, frac)
+    if _ODD_COMMA.fullmatch(s):
+        # "1000,99", "2,74", "0,111": one comma that cannot group thousands is a decimal comma in any
+        # language (math-verify reads it so too); "1,000" stays a thousand in English.
+        head, _, frac = s.partition(",")
         return _to_fraction(head, frac)
     return None
 

@@ -169,8 +169,14 @@ _POOL_LOCK = threading.Lock()
 
 
 def default_workers() -> int:
-    """Default number of verifier processes: the CPU count, at most 8 (each holds sympy, ~100 MB)."""
-    return max(1, min(os.cpu_count() or 1, 8))
+    """Default number of verifier processes: the CPUs this process may run on, at most 8 (each holds sympy,
+    ~100 MB).  A process pinned to one core (``taskset -c 1``) gets one worker: two would halve each task's
+    share of the core and so its time bound."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        usable = os.cpu_count() or 1
+    return max(1, min(usable, 8))
 
 
 def get_pool(size: int | None = None) -> VerifierPool:

@@ -39,7 +39,7 @@ def _until_eos(row: list[int], eos: list[int]) -> list[int]:
 
 
 def test_compact_greedy_matches_generate_with_rows_finishing_early(model) -> None:
-    from polyreason.evaluate.decode import compact_generate
+    from polyreason.generation.decode import compact_generate
 
     ids, mask = _left_padded([5, 9, 3, 7])
     with torch.inference_mode():
@@ -56,7 +56,7 @@ def test_compact_greedy_matches_generate_with_rows_finishing_early(model) -> Non
 
 
 def test_compact_sampling_is_seeded_and_respects_limits(model) -> None:
-    from polyreason.evaluate.decode import compact_generate, sample_next
+    from polyreason.generation.decode import compact_generate, sample_next
 
     ids, mask = _left_padded([4, 6])
     torch.manual_seed(5)
@@ -72,7 +72,7 @@ def test_compact_sampling_is_seeded_and_respects_limits(model) -> None:
 def test_sliding_window_models_fall_back(model) -> None:
     from types import SimpleNamespace
 
-    from polyreason.evaluate.decode import compact_generate, model_supports_compact
+    from polyreason.generation.decode import compact_generate, model_supports_compact
 
     assert model_supports_compact(model)
     sliding = SimpleNamespace(config=SimpleNamespace(sliding_window=4096, use_sliding_window=True))
@@ -84,7 +84,7 @@ def test_sliding_window_models_fall_back(model) -> None:
 
 
 def test_shared_prefix_prefill_gives_the_same_tokens(model) -> None:
-    from polyreason.evaluate.decode import common_prefix_length, compact_generate, prefix_shared_generate
+    from polyreason.generation.decode import common_prefix_length, compact_generate, prefix_shared_generate
 
     gen = torch.Generator().manual_seed(3)
     prefix = torch.randint(3, 97, (20,), generator=gen).tolist()

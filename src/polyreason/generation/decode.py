@@ -8,12 +8,15 @@ position ids.  Sampling is temperature + nucleus (top-p) with no top-k, as in vL
 temperature 0 it is greedy and gives the same tokens as ``generate`` (a test checks this).
 
 Only models whose cache is a plain :class:`transformers.DynamicCache` without sliding-window layers are
-decoded this way; :func:`supports_compact` tells, and the backend falls back to ``generate`` otherwise.
+decoded this way; :func:`supports_compact` tells, and the transformers backend
+(:mod:`polyreason.generation.transformers_backend`) uses ``generate`` otherwise.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from polyreason.generation.base import Progress
 
 
 def sample_next(logits: Any, temperature: float, top_p: float) -> Any:
@@ -76,11 +79,12 @@ def compact_generate(
     eos_ids: list[int],
     temperature: float = 0.0,
     top_p: float = 1.0,
+    progress: Progress | None = None,
 ) -> list[list[int]] | None:
     """Generate up to ``max_new_tokens`` per row; returns each row's new tokens (ending at its first EOS).
 
     Returns None when the model's cache cannot be compacted (the caller then uses ``generate``).
-    Inputs must be left-padded.
+    Inputs must be left-padded.  ``progress`` is called after every decoding step (see :func:`_decode`).
     """
     import torch
     from transformers import DynamicCache
@@ -93,7 +97,7 @@ def compact_generate(
                     past_key_values=DynamicCache(), use_cache=True, **_last_only(model))
         if not supports_compact(out.past_key_values):
             return None
-        return _decode(model, out, attention_mask, max_new_tokens, eos_ids, temperature, top_p)
+        return _decode(model, out, attention_mask, max_new_tokens, eos_ids, temperature, top_p, progress)
 
 
 def common_prefix_length(rows: list[list[int]]) -> int:
@@ -117,6 +121,7 @@ def prefix_shared_generate(
     temperature: float = 0.0,
     top_p: float = 1.0,
     min_prefix: int = 16,
+    progress: Progress | None = None,
 ) -> list[list[int]] | None:
     """Like :func:`compact_generate`, from unpadded token lists, computing a shared prompt prefix once.
 
@@ -137,7 +142,7 @@ def prefix_shared_generate(
         ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], device=device)
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
         return compact_generate(model, ids, mask, max_new_tokens=max_new_tokens, eos_ids=eos_ids,
-                                temperature=temperature, top_p=top_p)
+                                temperature=temperature, top_p=top_p, progress=progress)
     suffixes = [r[shared:] for r in rows]
     width = max(len(s) for s in suffixes)
     ids = torch.tensor([[pad_id] * (width - len(s)) + s for s in suffixes], device=device)
@@ -155,14 +160,19 @@ def prefix_shared_generate(
         positions = shared + (suffix_mask.long().cumsum(-1) - 1).clamp(min=0)
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True,
                     **_last_only(model))
-        return _decode(model, out, mask, max_new_tokens, eos_ids, temperature, top_p)
+        return _decode(model, out, mask, max_new_tokens, eos_ids, temperature, top_p, progress)
 
 
 def _decode(
     model: Any, out: Any, attention_mask: Any, max_new_tokens: int, eos_ids: list[int], temperature: float,
-    top_p: float,
+    top_p: float, progress: Progress | None = None,
 ) -> list[list[int]]:
-    """The decode loop after prefill: one token per step for unfinished rows; finished rows are dropped."""
+    """The decode loop after prefill: one token per step for unfinished rows; finished rows are dropped.
+
+    After each step ``progress(samples, tokens)`` gets the step's tokens and its share of the batch's work
+    in samples: each live row advances ``1 / max_new_tokens`` and a row that stops early advances by what
+    it left unused, so a row's shares add up to one sample and the caller's ETA moves every step.
+    """
     import torch
 
     cache = out.past_key_values
@@ -176,6 +186,9 @@ def _decode(
         for row, token in zip(rows.tolist(), tokens.tolist(), strict=True):
             results[row].append(token)
         keep = ~torch.isin(tokens, eos)
+        if progress is not None:
+            finished = len(tokens) - int(keep.sum())
+            progress((len(tokens) + finished * (max_new_tokens - step - 1)) / max_new_tokens, len(tokens))
         if step == max_new_tokens - 1 or not bool(keep.any()):
             break
         if not bool(keep.all()):
