@@ -265,9 +265,7 @@ def test_val_and_test_halves_partition_the_eval_split():
     def ids(split, n=400):
         return {p["id"] for p in generate_problems(n, kinds=["add_sub"], difficulty="easy", split=split)}
 
-    val, test, everything = ids("val"), ids("test"), ids("eval", 1000)
-    assert not val & test
-    assert val | test <= everything | ids("val", 1000) | ids("test", 1000)
-    assert (val | test) & everything  # both halves are drawn from the eval keys
-    both = ids("val", 600) | ids("test", 600)
-    assert len(everything & both) / len(everything) > 0.9  # eval = val ∪ test (same key space)
+    val, test, everything = ids("val", 600), ids("test", 590), ids("eval", 1200)
+    assert not val & test  # ~610 keys in each half of easy add_sub's eval split
+    assert val | test <= everything  # both halves are drawn from the eval keys ...
+    assert len(everything - (val | test)) <= 40  # ... and together they are (nearly all of) it

@@ -55,7 +55,7 @@ def test_one_set_of_sampling_defaults() -> None:
     """Evaluation and every data command start from the same defaults (stated once, in SamplingParams)."""
     import inspect
 
-    from polyreason.config import EvalConfig
+    from polyreason.config import EvalSettings
     from polyreason.data.difficulty import estimate_difficulty
     from polyreason.data.synth import synthesize
 
@@ -63,7 +63,7 @@ def test_one_set_of_sampling_defaults() -> None:
     assert (defaults.temperature, defaults.top_p) == (0.6, 0.95) and not hasattr(defaults, "top_k")
     for fn in (estimate_difficulty, synthesize):
         assert inspect.signature(fn).parameters["top_p"].default == defaults.top_p
-    fields = EvalConfig.model_fields
+    fields = EvalSettings.model_fields
     assert (fields["temperature"].default, fields["top_p"].default, fields["max_new_tokens"].default) == (
         defaults.temperature, defaults.top_p, defaults.max_new_tokens)
 

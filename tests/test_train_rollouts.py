@@ -60,7 +60,7 @@ def test_trainable_layers_freezes_embeddings_and_lower_blocks(tmp_path):
 
     recipe = recipe_from_dict({"model": "tiny-random", "seed": 3, "data": {"sft": "synthetic:8:en:easy:add_sub"},
                                "stages": [{"type": "sft", "max_steps": 1, "per_device_batch_size": 4,
-                                           "learning_rate": 1e-3, "trainable_layers": 1, "save_steps": 100}]})
+                                           "learning_rate": 1e-3, "trainable_layers": 0.5, "save_steps": 100}]})
     before, _ = load_for_training(recipe, recipe.model.spec)
     run_recipe(recipe, tmp_path / "run")
     after, _ = load_for_training(recipe, str(tmp_path / "run" / "model"))
@@ -100,3 +100,11 @@ def test_heldout_problems_come_from_the_validation_half(tmp_path):
     train = {r["id"] for r in load_rows("synthetic:3000:en:easy:add_sub", split="train", kind="rl")}
     assert len(val) == len(test) == 300
     assert not (val & test) and not (val & train) and not (test & train)
+
+
+def test_trainable_layers_count_or_fraction():
+    from polyreason.train.freeze import block_count
+
+    assert [block_count(30, 15), block_count(30, 0.5), block_count(2, 0.5), block_count(30, 0.01)] == [15, 15, 1, 1]
+    with pytest.raises(UserError, match="fraction must be < 1"):
+        recipe_from_dict(_grpo_recipe(trainable_layers=1.5))

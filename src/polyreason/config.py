@@ -185,9 +185,10 @@ class _StageCommon(_Strict):
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (slower; for big models).")
     bf16: Literal["auto", True, False] = Field("auto", description="'auto' = only where bf16 is native (GPU).")
     lora: LoraConfig | None = Field(None, description="Train LoRA adapters instead of all weights.")
-    trainable_layers: int | None = Field(
-        None, gt=0, description="Train only the top N decoder blocks (+ final norm); embeddings, LM head and "
-        "lower blocks stay frozen, so no backward pass runs through them. None = train every weight.")
+    trainable_layers: int | float | None = Field(
+        None, gt=0, description="Train only the top decoder blocks (+ final norm): N blocks (an integer) or a "
+        "fraction of them (0 < x < 1, rounded up); embeddings, LM head and lower blocks stay frozen, so no backward "
+        "pass runs through them. None = train every weight.")
     optim: str = Field("adamw_torch", description="transformers optimiser name, e.g. adamw_torch_fused.")
     push_to_hub: bool = Field(False, description="Push checkpoints (hub_strategy) and the stage's final model.")
     hub_model_id: str | None = Field(None, description="Hub repo for push_to_hub, e.g. 'me/open-rs3'.")
@@ -204,6 +205,9 @@ class _StageCommon(_Strict):
     def _scheduler_floor(self) -> _StageCommon:
         if self.trainable_layers is not None and self.lora is not None:
             raise ValueError("trainable_layers and lora both choose what trains; fix: set only one of them")
+        if isinstance(self.trainable_layers, float) and self.trainable_layers >= 1:
+            raise ValueError(f"trainable_layers={self.trainable_layers}: a fraction must be < 1 and a count an "
+                             "integer; fix: e.g. 0.5 (the top half) or 15")
         if self.lr_scheduler == "cosine_with_min_lr" and self.min_lr_rate is None and self.min_lr is None:
             raise ValueError("lr_scheduler cosine_with_min_lr needs min_lr_rate or min_lr; fix: set one of them")
         if self.min_lr_rate is not None and self.min_lr is not None:
@@ -563,6 +567,7 @@ TRL_OWNED_COMMON: dict[str, str] = {
     "per_device_train_batch_size": "per_device_batch_size",
     "gradient_accumulation_steps": "gradient_accumulation_steps", "num_train_epochs": "epochs",
     "max_steps": "max_steps", "save_strategy": "save_steps", "save_steps": "save_steps",
+    "save_total_limit": "save_total_limit",
     "logging_strategy": "tracking.logging_steps", "logging_steps": "tracking.logging_steps",
     "logging_first_step": "tracking.logging_steps (the first step is always logged)",
     "report_to": "tracking.report_to", "run_name": "tracking.run_name", "bf16": "bf16",
