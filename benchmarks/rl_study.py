@@ -133,12 +133,15 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
             for s in steps:
                 vals = [a for _, d in items for st, a, _ in d["curve"] if st == s]
                 cells.append(f"{s}: {100 * sum(vals) / len(vals):.1f}" + (f" (n={len(vals)})" if len(vals) < len(items) else ""))
-            def mean(key):
-                return (sum(d[key] for _, d in items if d[key] is not None) / len(items))
-            lines.append(f"| `{setting}` | {len(items)} | {', '.join(cells)} | {mean('step_time'):.1f} | "
-                         f"{mean('zero_std'):.2f} | {mean('entropy'):.3f} |")
+            lines.append(f"| `{setting}` | {len(items)} | {', '.join(cells)} | {_mean_of(items, 'step_time'):.1f} | "
+                         f"{_mean_of(items, 'zero_std'):.2f} | {_mean_of(items, 'entropy'):.3f} |")
         table.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
+
+
+def _mean_of(items: list[tuple[dict, dict]], key: str) -> float:
+    values = [d[key] for _, d in items if d[key] is not None]
+    return sum(values) / len(values) if values else float("nan")
 
 
 def main() -> int:
