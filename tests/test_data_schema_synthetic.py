@@ -18,9 +18,9 @@ from polyreason.data import (
     validate_rl_row,
     validate_sft_row,
 )
-from polyreason.data.formats import last_boxed
 from polyreason.data.synthetic import generate_tasks
 from polyreason.errors import UserError
+from polyreason.text.boxed import last_boxed
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks"
 if not BENCH.exists():

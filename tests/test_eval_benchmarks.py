@@ -11,6 +11,7 @@ import pytest
 from polyreason.errors import UserError
 from polyreason.evaluate import benchmarks as bm
 from polyreason.evaluate.prompting import INSTRUCTIONS, build_eval_messages, check_template, instruction
+from polyreason.text.boxed import last_boxed
 
 EXPECTED_ROWS = {"aime24": 30, "math500": 500, "amc23": 40, "minerva": 272, "olympiadbench": 675, "gsm8k": 1319}
 EXPECTED_ROWS.update({f"mgsm-{lang}": 250 for lang in bm.MGSM_LANGUAGES})
@@ -86,7 +87,7 @@ def test_strip_thousands(raw: str, expected: str) -> None:
      ("\\boxed{a{b{c}}d}", "a{b{c}}d"), ("no box", None), ("\\fbox{7}", "7")],
 )
 def test_last_boxed(text: str, expected: str | None) -> None:
-    assert bm.last_boxed(text) == expected
+    assert last_boxed(text) == expected
 
 
 def test_olympiad_gold_joins_lists() -> None:

@@ -22,28 +22,12 @@ import re
 from typing import Any
 
 from polyreason.data.schema import answer_to_str, format_assistant
+from polyreason.text.boxed import last_boxed
 from polyreason.text.region import THINK_CLOSE, THINK_OPEN
 
 _GSM_RE = re.compile(r"####\s*(.+?)\s*$", re.S)
 _CALC_RE = re.compile(r"<<[^<>]*>>")
-_BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+$")
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, braces balanced; None if absent."""
-    starts = [m.end() for m in _BOXED_RE.finditer(text)]
-    for start in reversed(starts):
-        depth, i = 1, start
-        while i < len(text):
-            if text[i] == "{":
-                depth += 1
-            elif text[i] == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[start:i].strip()
-            i += 1
-    return None
 
 
 def apply_column_map(row: dict, column_map: dict[str, str] | None, where: str = "row") -> dict:

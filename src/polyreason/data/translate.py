@@ -24,13 +24,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from polyreason.data.curate import problem_text
-from polyreason.data.formats import last_boxed
 from polyreason.data.schema import row_id
 from polyreason.errors import UserError
 from polyreason.files import ResumableJsonl, dumps, read_ids
 from polyreason.generation import SamplingParams, texts
 from polyreason.progress import Reporter, batches_left
 from polyreason.prompts import LANGUAGE_NAMES
+from polyreason.text.boxed import last_boxed
 from polyreason.text.langid import detect_language
 from polyreason.text.region import THINK_CLOSE, THINK_OPEN
 

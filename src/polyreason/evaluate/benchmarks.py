@@ -30,6 +30,7 @@ from typing import Any
 from polyreason.errors import UserError, did_you_mean
 from polyreason.evaluate import code as code_tasks
 from polyreason.evaluate import multiple_choice as mc
+from polyreason.text.boxed import last_boxed
 
 log = logging.getLogger(__name__)
 
@@ -82,27 +83,6 @@ class BenchmarkSpec:
 
 
 # ---------------------------------------------------------------- gold handling
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{…}`` (or ``\\fbox{…}``) in ``text``, braces balanced; None if absent.
-
-    >>> last_boxed(r"so $x=\\boxed{\\frac{1}{2}}$ and")
-    '\\\\frac{1}{2}'
-    """
-    best = None
-    for match in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
-        depth, start = 1, match.end()
-        for pos in range(start, len(text)):
-            char = text[pos]
-            if char == "{":
-                depth += 1
-            elif char == "}":
-                depth -= 1
-                if depth == 0:
-                    best = text[start:pos]
-                    break
-    return best.strip() if best is not None else None
 
 
 def integer_string(value: Any) -> str:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polyreason.evaluate.benchmarks import Problem, last_boxed, load_benchmark
+from polyreason.evaluate.benchmarks import Problem, load_benchmark
+from polyreason.text.boxed import last_boxed
 from polyreason.text.region import graded_text
 
 FIDELITY_BENCHMARKS = ("math500", "aime24", "amc23", "minerva", "gsm8k", "mgsm-en", "mgsm-es")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from polyreason.rewards.inputs import completion_texts, log_mean
+from polyreason.text.boxed import all_boxed
 from polyreason.text.region import THINK_CLOSE, THINK_OPEN
-from polyreason.verify.extract import boxed_contents
 
 
 def _format_score(text: str, think_prefilled: bool) -> float:
@@ -23,7 +23,7 @@ def _format_score(text: str, think_prefilled: bool) -> float:
         end = text.index(THINK_CLOSE)
         if text[start:end].strip():
             score += 0.25
-        if boxed_contents(text[end + len(THINK_CLOSE) :]):
+        if all_boxed(text[end + len(THINK_CLOSE) :]):
             score += 0.25
     return score
 

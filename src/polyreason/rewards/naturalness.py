@@ -19,13 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 from polyreason.rewards.inputs import column, completion_texts, log_mean
+from polyreason.text.boxed import boxed_spans
 from polyreason.text.spans import outside_spans, split_protected
 
 MAX_CHARS = 50_000  # longer completions are judged on their first MAX_CHARS characters
 Rule = Callable[[str], int]
 NATURALNESS_RULES: dict[str, dict[str, Rule]] = {}
 
-_BOXED = re.compile(r"\\boxed\{[^{}]*\}")
 _QUESTION = re.compile(r"¿([^¿?]*)\?")
 _DECLARATIVE_START = re.compile(
     r"^\s*(?:por lo tanto|por tanto|entonces|así que|asi que|la respuesta|el resultado|primero|luego|"
@@ -46,13 +46,21 @@ def register_naturalness_rule(language: str, name: str, rule: Rule) -> None:
     NATURALNESS_RULES.setdefault(language, {})[name] = rule
 
 
+def _without_boxes(text: str) -> str:
+    out, pos = [], 0
+    for box in boxed_spans(text):
+        out += [text[pos : box.start], " "]
+        pos = box.end
+    return "".join(out) + text[pos:]
+
+
 def _outside_math(text: str) -> str:
-    return outside_spans(_BOXED.sub(" ", text))
+    return outside_spans(_without_boxes(text))
 
 
 def _math_and_code(text: str) -> list[str]:
     pieces = [piece for is_math, piece in split_protected(text) if is_math]
-    return pieces + _BOXED.findall(text)
+    return pieces + [text[box.start : box.end] for box in boxed_spans(text)]
 
 
 def _declarative_question(text: str) -> int:

@@ -39,7 +39,6 @@ __all__ = [
     "THINK_OPEN",
     "Found",
     "answer_region",
-    "boxed_contents",
     "clean_text",
     "extract_answer",
     "find_answer",
@@ -78,11 +77,6 @@ def clean_text(text: str) -> str:
     if len(text) > MAX_SCAN_CHARS:
         text = text[-MAX_SCAN_CHARS:]
     return _CONTROL.sub("", text)
-
-
-def boxed_contents(text: str) -> list[str]:
-    """Contents of every complete ``\\boxed{...}`` in ``text``, in order (see :mod:`polyreason.text.boxed`)."""
-    return [b.content for b in boxed_spans(text)]
 
 
 # ---------------------------------------------------------------- boxes
