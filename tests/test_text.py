@@ -63,6 +63,40 @@ def test_graded_text_never_includes_reasoning() -> None:
     assert region.graded_text("plain \\boxed{2}") == "plain \\boxed{2}"
 
 
+# --- spans: one scanner, two rule sets --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, protected, math",
+    [
+        ("so $x=1$ and \\[ y \\]", ["$x=1$", "\\[ y \\]"], ["x=1", "y"]),
+        ("costs 5$ and $3$", ["$ and $"], ["3"]),  # "5$" is a currency sign for the verifier only
+        ("a \\$5 and $x$", ["$5 and $"], ["x"]),  # an escaped dollar is not a verifier delimiter
+        ("$a\nb$", ["$a\nb$"], []),  # inline math: one line for the verifier, one paragraph for prose
+        ("$a\n\n$c$", ["$c$"], ["c"]),  # no span across a paragraph break for either
+        ("`code` and ```x\n$y$```", ["`code`", "```x\n$y$```"], ["y"]),  # code is protected, not math
+        ("\\begin{align*}x\\end{align*} $$ $$", ["\\begin{align*}x\\end{align*}", "$$ $$"], []),  # empty
+        ("``x` `$", ["`x`"], []),  # `` opens nothing; an opener without a closer is plain text
+    ],
+)
+def test_span_rule_sets(text: str, protected: list[str], math: list[str]) -> None:
+    from polyreason.text.spans import math_spans, protected_spans
+
+    assert [text[s:e] for s, e in protected_spans(text)] == protected
+    assert [s.content for s in math_spans(text)] == math
+
+
+def test_span_scan_is_linear_on_unmatched_openers() -> None:
+    import time
+
+    from polyreason.text.spans import math_spans, protected_spans
+
+    text = "$a\n\n" * 20_000 + "\\(" * 20_000 + "`\n" * 20_000 + "\\begin{a}" * 20_000 + "[asy]" * 20_000
+    start = time.perf_counter()
+    assert protected_spans(text) == [] and math_spans(text) == []
+    assert time.perf_counter() - start < 5.0  # quadratic would be minutes
+
+
 # --- prose and language ID ---------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from polyreason.text.boxed import BoxSpan, boxed_spans
 from polyreason.text.region import THINK_CLOSE, THINK_OPEN, answer_region
-from polyreason.verify.mathspans import MathSpan, final_run, looks_like_math, math_spans
+from polyreason.text.spans import MathSpan, looks_like_math, math_spans
 
 __all__ = [
     "THINK_CLOSE",
@@ -77,6 +77,21 @@ def clean_text(text: str) -> str:
     if len(text) > MAX_SCAN_CHARS:
         text = text[-MAX_SCAN_CHARS:]
     return _CONTROL.sub("", text)
+
+
+def final_run(items: list, text: str, joinable) -> list:
+    """The last item and the items before it that ``joinable(gap_text, earlier, later)`` links to it.
+
+    ``items`` (boxes or math spans) have ``start``/``end``/``content`` and are in order of position in ``text``.
+    """
+    if not items:
+        return []
+    run = [items[-1]]
+    for earlier in reversed(items[:-1]):
+        if not joinable(text[earlier.end : run[-1].start], earlier, run[-1]):
+            break
+        run.append(earlier)
+    return run[::-1]
 
 
 # ---------------------------------------------------------------- boxes
