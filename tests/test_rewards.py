@@ -76,6 +76,23 @@ def test_accuracy_strings_chat_and_unparseable_gold():
     assert es == [1.0]
 
 
+def test_accuracy_and_cosine_pass_float_rounding_to_the_verifier():
+    from polyreason.verify import DEFAULT_FLOAT_ROUNDING, verify
+
+    texts, gold = ["\\boxed{0.333}", "\\boxed{0.3333333}"], ["\\frac{1}{3}"] * 2
+    assert [verify(gold[0], t).correct for t in texts] == [False, True]  # the verifier's default: 6 places
+    assert build_reward("accuracy")(None, texts, answer=gold) == [0.0, 1.0]
+    assert build_reward("accuracy", float_rounding=DEFAULT_FLOAT_ROUNDING)(None, texts, answer=gold) == [0.0, 1.0]
+    assert build_reward("accuracy", float_rounding=2)(None, texts, answer=gold) == [1.0, 1.0]
+    assert build_reward("accuracy", float_rounding=None)(None, texts, answer=gold) == [0.0, 0.0]
+    ids = [[0] * 0] * 2
+    assert build_reward("cosine", max_len=10)(None, texts, answer=gold, completion_ids=ids) == [0.0, 1.0]
+    assert build_reward("cosine", max_len=10, float_rounding=2)(None, texts, answer=gold, completion_ids=ids) == [1.0, 1.0]
+    for bad in (-1, 2.5, "6", True):
+        with pytest.raises(UserError, match="float_rounding"):
+            build_reward("accuracy", float_rounding=bad)
+
+
 def test_accuracy_needs_the_answer_column():
     with pytest.raises(UserError, match="answer"):
         build_reward("accuracy")(["p"], ["\\boxed{1}"])

@@ -7,39 +7,50 @@ import threading
 from typing import Any
 
 from polyreason.rewards.inputs import column, completion_texts, lengths, log_mean
-from polyreason.verify import verify_batch
+from polyreason.verify import DEFAULT_FLOAT_ROUNDING, verify_batch
 
 _last_batch: tuple[tuple, list] | None = None  # accuracy and cosine in one composite verify a batch once
 _last_batch_lock = threading.Lock()
 
 
-def _verdicts(completions, kwargs, language, timeout):
+def _check_rounding(name: str, float_rounding: object) -> None:
+    if float_rounding is not None and (type(float_rounding) is not int or float_rounding < 0):
+        from polyreason.errors import UserError
+
+        raise UserError(f"{name}: float_rounding must be a whole number of decimals >= 0 or null (got "
+                        f"{float_rounding!r}); fix: e.g. float_rounding: {DEFAULT_FLOAT_ROUNDING} (the verifier's default)")
+
+
+def _verdicts(completions, kwargs, language, timeout, float_rounding):
     global _last_batch
     texts = completion_texts(completions)
     golds = column(kwargs, "answer", len(texts), required=True)
     langs = [lang or language for lang in column(kwargs, "language", len(texts), language)]
-    key = (tuple(map(str, golds)), tuple(texts), tuple(langs), timeout)
+    key = (tuple(map(str, golds)), tuple(texts), tuple(langs), timeout, float_rounding)
     with _last_batch_lock:
         if _last_batch is not None and _last_batch[0] == key:
             return texts, _last_batch[1]
-    verdicts = verify_batch(golds, texts, langs, timeout=timeout)
+    verdicts = verify_batch(golds, texts, langs, timeout=timeout, float_rounding=float_rounding)
     with _last_batch_lock:
         _last_batch = (key, verdicts)
     return texts, verdicts
 
 
-def accuracy(*, language: str = "en", timeout: float = 2.0):
+def accuracy(*, language: str = "en", timeout: float = 2.0, float_rounding: int | None = DEFAULT_FLOAT_ROUNDING):
     """Binary accuracy: r = 1 if the final answer matches the ``answer`` column, else 0.
 
-    Verification is :func:`polyreason.verify.verify_batch` (gold first, locale-aware numbers).  A gold that
+    Verification is :func:`polyreason.verify.verify_batch` (gold first, locale-aware numbers; a decimal is
+    compared after rounding both sides to ``float_rounding`` places, the verifier's default 6; None: exact).  A gold that
     cannot be parsed gives None, so TRL skips the sample instead of handing out a free 1.0.  With TRL's
     ``log_metric`` it logs ``accuracy/correct`` and ``accuracy/skipped``; with ``log_extra`` it adds the
     columns ``extracted_answer`` and ``verify_reason`` to the completions table.
     Example: answer="42", completion="... \\\\boxed{42}" -> 1.0; "\\\\boxed{41}" -> 0.0.
     """
 
+    _check_rounding("accuracy", float_rounding)
+
     def reward(prompts, completions, **kwargs: Any) -> list[float | None]:
-        _, verdicts = _verdicts(completions, kwargs, language, timeout)
+        _, verdicts = _verdicts(completions, kwargs, language, timeout, float_rounding)
         out = [None if v.correct is None else float(v.correct) for v in verdicts]
         log_mean(kwargs, "accuracy/correct", out)
         log_mean(kwargs, "accuracy/skipped", [float(v is None) for v in out])
@@ -80,6 +91,7 @@ def cosine(
     max_value_wrong: float = -0.5,
     language: str = "en",
     timeout: float = 2.0,
+    float_rounding: int | None = DEFAULT_FLOAT_ROUNDING,
 ):
     """Length-scaled accuracy (Open-RS / open-r1 cosine reward).
 
@@ -87,7 +99,8 @@ def cosine(
     words.  Correct: lo=min_value_correct (0.5), hi=max_value_correct (1.0), so a short correct answer gets
     1.0 and one at max_len gets 0.5.  Wrong: lo=max_value_wrong (-0.5), hi=min_value_wrong (0.0) -- the range
     swapped -- so an empty wrong answer gets 0.0 and one at max_len gets -0.5 (open-r1's CLI defaults).
-    Unparseable gold -> None.  Example (max_len=100): correct at 0 tokens -> 1.0, at 50 -> 0.75.
+    Unparseable gold -> None.  Correctness is the accuracy reward's (same ``language``, ``timeout``,
+    ``float_rounding``).  Example (max_len=100): correct at 0 tokens -> 1.0, at 50 -> 0.75.
     """
     if max_len <= 0:
         from polyreason.errors import UserError
@@ -95,9 +108,10 @@ def cosine(
         raise UserError(
             f"cosine: max_len must be > 0 (got {max_len}); fix: set it to the max completion length"
         )
+    _check_rounding("cosine", float_rounding)
 
     def reward(prompts, completions, **kwargs: Any) -> list[float | None]:
-        texts, verdicts = _verdicts(completions, kwargs, language, timeout)
+        texts, verdicts = _verdicts(completions, kwargs, language, timeout, float_rounding)
         lens = lengths(kwargs, texts)
         out: list[float | None] = []
         for v, n in zip(verdicts, lens, strict=True):
