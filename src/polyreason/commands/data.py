@@ -6,7 +6,9 @@ same command after a crash and rows already in ``<output>.partial`` are skipped 
 
 from __future__ import annotations
 
+import inspect
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -57,27 +59,78 @@ def _rows(path: str, split: str = "train"):
     return load_rows(path, split=split, kind="auto")
 
 
-def _generator(model: str, endpoint_model: str, batch_size: int, concurrency: int, device: str | None):
-    from polyreason.generation import make_backend
+@dataclass(frozen=True)
+class ModelCall:
+    """The options every data command that calls a model shares (see :func:`model_command`)."""
 
-    return make_backend(model, endpoint_model=endpoint_model, batch_size=batch_size, concurrency=concurrency,
-                        device=device)
+    model: str
+    endpoint_model: str
+    concurrency: int
+    batch_size: int
+    max_new_tokens: int
+    temperature: float | None
+    limit: int | None
+    seed: int
+    device: str | None
+    resume: bool
+
+    def backend(self, model: str | None = None):
+        """The generation backend for ``model`` (default: --model) with these options."""
+        from polyreason.generation import make_backend
+
+        return make_backend(model or self.model, endpoint_model=self.endpoint_model, batch_size=self.batch_size,
+                            concurrency=self.concurrency, device=self.device)
+
+    def rows(self, source: str):
+        """The rows of ``source`` cut to --limit, and how many that is when cheap to know (for the ETA)."""
+        from polyreason.data.sources import count_rows
+        from polyreason.data.synth import take
+
+        n = count_rows(source)
+        total = self.limit if n is None else n if self.limit is None else min(n, self.limit)
+        return take(_rows(source), self.limit), total
 
 
-def _limit(rows, limit: int | None):
-    from polyreason.data.synth import take
+def model_command(name: str, *, model: str | None = None, concurrency: int = 4, max_new_tokens: int = 512,
+                  temperature: float | None = 0.7):
+    """Register data command ``name``; its function takes ``call: ModelCall`` first, then its own options.
 
-    return take(rows, limit)
+    The shared options (--model, --endpoint-model, --concurrency, --batch-size, --max-new-tokens,
+    --temperature, --limit, --seed, --device, --resume) are defined here once and follow the command's own
+    in --help, with the per-command defaults given here (``model=None``: --model is required;
+    ``temperature=None``: the command samples with no temperature option).
+    """
+    shared = [
+        ("model", str, typer.Option(model if model is not None else ..., help=MODEL_HELP)),
+        ("endpoint_model", str, typer.Option("default", help="Model name sent to an endpoint.")),
+        ("concurrency", int, typer.Option(concurrency, min=1, help="Parallel requests to an endpoint.")),
+        ("batch_size", int, typer.Option(8, min=1, help="Prompts per generation batch.")),
+        ("max_new_tokens", int, typer.Option(max_new_tokens, help="Most tokens generated per completion.")),
+        ("temperature", float, typer.Option(temperature, help="Sampling temperature (0: greedy).")),
+        ("limit", int | None, typer.Option(None, help="Only the first N rows.")),
+        ("seed", int, typer.Option(0, help="Sampling seed.")),
+        ("device", str | None, typer.Option(None, help="cpu, cuda, cuda:1 (local models).")),
+        ("resume", bool, typer.Option(True, help="Skip rows already in <output>.partial.")),
+    ]
+    if temperature is None:
+        shared = [option for option in shared if option[0] != "temperature"]
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
 
+    def register(fn):
+        own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "call"]
+        params = own + [inspect.Parameter(n, kind, default=info, annotation=t) for n, t, info in shared]
 
-def _total(source: str, limit: int | None) -> int | None:
-    """Rows the command will see (for progress ETA), when cheap to know."""
-    from polyreason.data.sources import count_rows
+        def command(**options):
+            values = {field: options.pop(field, None) for field in ModelCall.__dataclass_fields__}
+            return fn(ModelCall(**values), **options)
 
-    n = count_rows(source)
-    if n is None:
-        return limit
-    return n if limit is None else min(n, limit)
+        command.__signature__ = inspect.Signature(params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        command.__name__, command.__doc__ = fn.__name__, fn.__doc__
+        data_app.command(name)(command)
+        return fn
+
+    return register
 
 
 @data_app.command("prepare")
@@ -193,33 +246,24 @@ def decontaminate_cmd(
     _report(rep, report or output.with_name(output.name + ".report.json"), "decontaminate")
 
 
-@data_app.command("difficulty")
+@model_command("difficulty", model="smollm2-135m", max_new_tokens=512)
 def difficulty_cmd(
+    call: ModelCall,
     input: str = typer.Argument(..., help="RL rows (JSONL/Parquet or synthetic:<n>)."),
     output: Path = typer.Option(..., "--output", "-o"),
-    model: str = typer.Option("smollm2-135m", help=MODEL_HELP),
     k: int = typer.Option(8, help="Samples per problem."),
-    batch_size: int = typer.Option(8, min=1, help="Problems per generation batch."),
-    max_new_tokens: int = typer.Option(512),
-    temperature: float = typer.Option(0.7),
     easy_min: float = typer.Option(0.75, help="Pass rate at or above which a problem is easy."),
     hard_max: float = typer.Option(0.25, help="Pass rate at or below which a problem is hard."),
-    seed: int = typer.Option(0),
-    limit: int = typer.Option(None, help="Only the first N problems."),
-    endpoint_model: str = typer.Option("default", help="Model name sent to an endpoint."),
-    concurrency: int = typer.Option(4, min=1, help="Parallel requests to an endpoint."),
-    device: str = typer.Option(None, help="cpu, cuda, cuda:1 (local models)."),
-    resume: bool = typer.Option(True, help="Skip rows already in <output>.partial."),
     keep_samples: bool = typer.Option(False, help="Store the sampled completions and verdicts in each row."),
 ) -> None:
     """Estimate each problem's pass rate with k samples and tag it easy / medium / hard."""
     from polyreason.data.difficulty import estimate_difficulty
 
-    gen = _generator(model, endpoint_model, batch_size, concurrency, device)
-    rep = estimate_difficulty(_limit(_rows(input), limit), gen, output, k=k, batch_size=batch_size,
-                              max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
-                              easy_min=easy_min, hard_max=hard_max, resume=resume,
-                              total=_total(input, limit), keep_samples=keep_samples)
+    rows, total = call.rows(input)
+    rep = estimate_difficulty(rows, call.backend(), output, k=k, batch_size=call.batch_size,
+                              max_new_tokens=call.max_new_tokens, temperature=call.temperature, seed=call.seed,
+                              easy_min=easy_min, hard_max=hard_max, resume=call.resume, total=total,
+                              keep_samples=keep_samples)
     _report(rep, None, "difficulty")
 
 
@@ -252,94 +296,67 @@ def mix_cmd(
     _report(rep, None, "mix")
 
 
-@data_app.command("translate")
+@model_command("translate", concurrency=8, max_new_tokens=1024, temperature=None)
 def translate_cmd(
+    call: ModelCall,
     input: str = typer.Argument(..., help="RL or SFT rows."),
     output: Path = typer.Option(..., "--output", "-o"),
     target: str = typer.Option("es", "--to", help="Target language code."),
     source_lang: str = typer.Option("en", "--from", help="Source language code."),
-    model: str = typer.Option(..., help=MODEL_HELP),
-    endpoint_model: str = typer.Option("default", help="Model name sent to an endpoint."),
-    concurrency: int = typer.Option(8, min=1, help="Parallel requests to an endpoint."),
-    batch_size: int = typer.Option(8, min=1),
-    max_new_tokens: int = typer.Option(1024),
     retries: int = typer.Option(2, help="Retries of a failed translation before dropping it."),
-    limit: int = typer.Option(None),
-    seed: int = typer.Option(0),
-    device: str = typer.Option(None),
-    resume: bool = typer.Option(True),
 ) -> None:
     """Translate problems and reasoning traces; drop outputs that alter numbers, LaTeX, answers or language."""
     from polyreason.data.translate import translate_rows
 
-    gen = _generator(model, endpoint_model, batch_size, concurrency, device)
-    rep = translate_rows(_limit(_rows(input), limit), gen, output, target=target, source_lang=source_lang,
-                         batch_size=batch_size, max_new_tokens=max_new_tokens, retries=retries, seed=seed,
-                         resume=resume, total=_total(input, limit))
+    rows, total = call.rows(input)
+    rep = translate_rows(rows, call.backend(), output, target=target, source_lang=source_lang,
+                         batch_size=call.batch_size, max_new_tokens=call.max_new_tokens, retries=retries,
+                         seed=call.seed, resume=call.resume, total=total)
     _report(rep, None, "translate")
 
 
-@data_app.command("synth")
+@model_command("synth", max_new_tokens=1024)
 def synth_cmd(
+    call: ModelCall,
     input: str = typer.Argument(..., help="RL rows (problem + answer)."),
     output: Path = typer.Option(..., "--output", "-o"),
-    model: str = typer.Option(..., help=MODEL_HELP),
     n: int = typer.Option(4, help="Candidate traces per problem."),
     keep: str = typer.Option("first", help="first, shortest or all verified traces."),
     require_format: bool = typer.Option(True, help="Keep only <think>…</think> … \\boxed{} traces."),
     judge_model: str = typer.Option(None, help="Also score kept traces with this judge (model or URL)."),
     min_score: float = typer.Option(7.0, help="Judge score needed to keep a trace."),
-    endpoint_model: str = typer.Option("default"),
-    concurrency: int = typer.Option(4, min=1),
-    batch_size: int = typer.Option(8, min=1),
-    max_new_tokens: int = typer.Option(1024),
-    temperature: float = typer.Option(0.7),
-    limit: int = typer.Option(None),
-    seed: int = typer.Option(0),
-    device: str = typer.Option(None),
-    resume: bool = typer.Option(True),
 ) -> None:
     """Generate reasoning traces with a stronger model and keep those whose answer verifies."""
     from polyreason.data.synth import judge_rows, synthesize
 
-    gen = _generator(model, endpoint_model, batch_size, concurrency, device)
     target = output if judge_model is None else output.with_name(output.stem + ".unjudged.jsonl")
-    rep = synthesize(_limit(_rows(input), limit), gen, target, n=n, keep=keep, require_format=require_format,
-                     batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
-                     resume=resume, total=_total(input, limit))
+    rows, total = call.rows(input)
+    rep = synthesize(rows, call.backend(), target, n=n, keep=keep, require_format=require_format,
+                     batch_size=call.batch_size, max_new_tokens=call.max_new_tokens, temperature=call.temperature,
+                     seed=call.seed, resume=call.resume, total=total)
     _report(rep, None, "synth")
     if judge_model is not None:
         from polyreason.files import read_jsonl
 
-        judge = _generator(judge_model, endpoint_model, batch_size, concurrency, device)
-        rep = judge_rows(read_jsonl(target), judge, output, min_score=min_score, batch_size=batch_size,
-                         seed=seed, resume=resume)
+        rep = judge_rows(read_jsonl(target), call.backend(judge_model), output, min_score=min_score,
+                         batch_size=call.batch_size, seed=call.seed, resume=call.resume)
         _report(rep, None, "judge")
 
 
-@data_app.command("judge")
+@model_command("judge", max_new_tokens=256, temperature=0.0)
 def judge_cmd(
+    call: ModelCall,
     input: str = typer.Argument(..., help="SFT rows to score."),
     output: Path = typer.Option(..., "--output", "-o"),
-    model: str = typer.Option(..., help=MODEL_HELP),
     min_score: float = typer.Option(7.0, help="Mean score (1-10) needed to keep a row."),
     n: int = typer.Option(1, help="Judge samples per row (scores averaged)."),
     keep_unscored: bool = typer.Option(False, help="Keep rows whose judge output has no parsable score."),
-    endpoint_model: str = typer.Option("default"),
-    concurrency: int = typer.Option(4, min=1),
-    batch_size: int = typer.Option(8, min=1),
-    max_new_tokens: int = typer.Option(256),
-    temperature: float = typer.Option(0.0),
-    limit: int = typer.Option(None),
-    seed: int = typer.Option(0),
-    device: str = typer.Option(None),
-    resume: bool = typer.Option(True),
 ) -> None:
     """Score reasoning traces with an LLM judge (rubric prompt) and keep the good ones."""
     from polyreason.data.synth import judge_rows
 
-    gen = _generator(model, endpoint_model, batch_size, concurrency, device)
-    rep = judge_rows(_limit(_rows(input), limit), gen, output, min_score=min_score, n=n, batch_size=batch_size,
-                     max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
-                     keep_unscored=keep_unscored, resume=resume, total=_total(input, limit))
+    rows, total = call.rows(input)
+    rep = judge_rows(rows, call.backend(), output, min_score=min_score, n=n, batch_size=call.batch_size,
+                     max_new_tokens=call.max_new_tokens, temperature=call.temperature, seed=call.seed,
+                     keep_unscored=keep_unscored, resume=call.resume, total=total)
     _report(rep, None, "judge")
