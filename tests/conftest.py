@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,39 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def serve_stub():
+    """``serve_stub(Handler, host="127.0.0.1") -> "http://host:port"``: an HTTP stub (tests/http_stub.py) that
+    runs until the test ends; the handler's ``seen`` list is emptied first."""
+    from http_stub import serve
+
+    with ExitStack() as stack:
+
+        def start(handler, host: str = "127.0.0.1") -> str:
+            handler.seen = []
+            return stack.enter_context(serve(handler, host))
+
+        yield start
+
+
+@pytest.fixture
+def readonly_dir(tmp_path):
+    """``readonly_dir()`` -> a directory this process cannot write (chmod 555 for users; a read-only sysfs
+    directory for root); skips the test where root has none.  Called only where a test needs one."""
+
+    def make() -> Path:
+        if os.geteuid() != 0:
+            d = tmp_path / "ro"
+            d.mkdir()
+            d.chmod(0o555)
+            return d
+        probe = Path("/sys/kernel")
+        try:
+            (probe / "polyreason-probe").touch()
+        except OSError:
+            return probe
+        pytest.skip("no read-only directory available to root here")
+
+    return make

@@ -8,8 +8,9 @@ import re
 import threading
 import time
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from http_stub import JsonHandler, chat_reply, serve
 
 SOUND = "<think>\nWe add the two numbers: 2 + 2 = 4.\n\nSo the total is 4.\n</think>\nThe answer is \\boxed{4}."
 UNSOUND = "<think>\nTwo and two make five, clearly.\n</think>\nThe answer is \\boxed{5}."
@@ -49,26 +50,19 @@ class JudgeStub:
     def handler(self):
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
+        class Handler(JsonHandler):
+            seen: list[dict] = []
 
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            def do_POST(self):  # noqa: N802 - http.server API
+                entry = self.record()
                 with stub._lock:
-                    stub.requests.append(body)
-                    stub.headers.append(dict(self.headers))
+                    stub.requests.append(entry["body"])
+                    stub.headers.append(entry["headers"])
                     stub.in_flight += 1
                     stub.peak = max(stub.peak, stub.in_flight)
                 try:
                     time.sleep(stub.delay)
-                    text = stub.reply(body)
-                    data = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self.reply(chat_reply(stub.reply(entry["body"])))
                 finally:
                     with stub._lock:
                         stub.in_flight -= 1
@@ -80,15 +74,8 @@ class JudgeStub:
 def judge_server(mode: str = "text", delay: float = 0.0):
     """Serve a :class:`JudgeStub` on 127.0.0.1 (a free port); yields (stub, base_url ending in /v1)."""
     stub = JudgeStub(mode, delay)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), stub.handler())
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield stub, f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(stub.handler()) as url:
+        yield stub, url + "/v1"
 
 
 def tiny_classifier(directory: Path, head: str, num_labels: int, extra_tokens: tuple[str, ...] = ()) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from http_stub import JsonHandler, chat_reply
 from polyreason.data import generate_problems, generate_sft_rows
 from polyreason.data.difficulty import estimate_difficulty, mix, parse_ratio, tag
 from polyreason.data.prepare import prepare
@@ -213,11 +212,11 @@ def test_cli_chain_with_tiny_model(tmp_path):
     assert res.exit_code == 0, res.output
 
 
-class _Solver(BaseHTTPRequestHandler):
+class _Solver(JsonHandler):
     """OpenAI-compatible endpoint: solves 'What is a ± b?' in the think/boxed format; grades with 'Score: 8'."""
 
     def do_POST(self):  # noqa: N802 - http.server API
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.record()["body"]
         conv = body["messages"]
         if "grader" in conv[0]["content"]:
             texts = ["Correct and clear.\nScore: 8"] * body["n"]
@@ -225,31 +224,18 @@ class _Solver(BaseHTTPRequestHandler):
             ans = _answer_of(conv)
             texts = [f"<think>\n{conv[-1]['content']} I compute it.\n</think>\n\nThe answer is \\boxed{{{ans}}}"]
             texts = texts * body["n"]
-        data = json.dumps({"choices": [{"message": {"content": t}} for t in texts]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.reply(chat_reply(*texts))
 
 
-def test_cli_synth_with_judge_through_an_endpoint(tmp_path):
+def test_cli_synth_with_judge_through_an_endpoint(tmp_path, serve_stub):
     from polyreason.cli import _app
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Solver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        syn = tmp_path / "syn.jsonl"
-        prepare("synthetic:5:en:easy:add_sub", syn)
-        res = CliRunner().invoke(_app, ["data", "synth", str(syn), "-o", str(tmp_path / "t.jsonl"), "--model", url,
-                                        "--judge-model", url, "--n", "2", "--keep", "all", "--min-score", "7"])
-        assert res.exit_code == 0, res.output
-    finally:
-        server.shutdown()
-        server.server_close()
+    url = serve_stub(_Solver)
+    syn = tmp_path / "syn.jsonl"
+    prepare("synthetic:5:en:easy:add_sub", syn)
+    res = CliRunner().invoke(_app, ["data", "synth", str(syn), "-o", str(tmp_path / "t.jsonl"), "--model", url,
+                                    "--judge-model", url, "--n", "2", "--keep", "all", "--min-score", "7"])
+    assert res.exit_code == 0, res.output
     rows = _lines(tmp_path / "t.jsonl")
     assert len(rows) == 10 and all(r["judge"]["score"] == 8.0 and r["synth"]["n_correct"] == 2 for r in rows)
     assert rows[0]["synth"]["model"].startswith("default@http://127.0.0.1")

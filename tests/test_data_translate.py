@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from http_stub import JsonHandler, chat_reply
 from polyreason.data.translate import check_translation, clean_output, translate_rows
 from polyreason.errors import UserError
 from polyreason.generation import SamplingParams
@@ -76,41 +75,25 @@ def test_detect_language_ignores_math():
     assert clean_output("```\nHola mundo\n```") == "Hola mundo"
 
 
-class _FakeLLM(BaseHTTPRequestHandler):
+class _FakeLLM(JsonHandler):
     """An OpenAI-compatible /v1/chat/completions that 'translates' from a table (with planted failures)."""
 
     table = {EN[0]: ES[0], EN[1]: ES[1], TRACE_EN: TRACE_ES, SOL_EN: SOL_ES}
     seen: list[dict] = []
 
     def do_POST(self):  # noqa: N802 - http.server API
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.seen.append({"auth": self.headers.get("Authorization"), **body})
+        body = self.record()["body"]
         text = body["messages"][-1]["content"]
         if text == EN[1] and body["temperature"] == 0.0:
             reply = ES[1].replace("2 rollos", "3 rollos")  # wrong number first, right on the retry
         else:
             reply = self.table.get(text, text)  # unknown text comes back untranslated (English)
-        payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"```\n{reply}\n```"}}]}
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.reply(chat_reply(f"```\n{reply}\n```"))
 
 
 @pytest.fixture
-def fake_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeLLM)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _FakeLLM.seen = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+def fake_server(serve_stub):
+    return serve_stub(_FakeLLM) + "/v1"
 
 
 def _rows():
@@ -137,7 +120,7 @@ def test_translate_rows_through_endpoint(fake_server, tmp_path, monkeypatch):
     assert sft[2]["content"] == TRACE_ES and "español" in sft[0]["content"]  # system prompt switched to Spanish
     rejects = [json.loads(line) for line in Path(report["rejects"]).read_text().splitlines()]
     assert rejects[0]["id"] == "m2" and "detected language 'en'" in " ".join(rejects[0]["reasons"]["problem"])
-    assert _FakeLLM.seen[0]["auth"] == "Bearer sk-test" and _FakeLLM.seen[0]["model"] == "fake"
+    assert _FakeLLM.seen[0]["auth"] == "Bearer sk-test" and _FakeLLM.seen[0]["body"]["model"] == "fake"
     # rerunning resumes: kept and dropped rows are not sent again, unless resume=False
     n_before = len(_FakeLLM.seen)
     again = translate_rows(_rows(), gen, out, target="es", retries=0, batch_size=2)

@@ -39,21 +39,6 @@ def write_rows(path: Path, n: int) -> None:
                                  "answer": str(i + 1)}) + "\n")
 
 
-def readonly_dir(tmp_path: Path) -> Path:
-    """A directory this process cannot write (chmod for users; a read-only sysfs directory for root)."""
-    if os.geteuid() != 0:
-        d = tmp_path / "ro"
-        d.mkdir()
-        d.chmod(0o555)
-        return d
-    probe = Path("/sys/kernel")
-    try:
-        (probe / "polyreason-probe").touch()
-    except OSError:
-        return probe
-    pytest.skip("no read-only directory available to root here")
-
-
 def _wait_for(pred, proc: subprocess.Popen, what: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not pred():
@@ -151,14 +136,14 @@ def test_resumable_writer_holds_the_lock_until_finished(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["is-a-directory", "parent-is-a-file", "read-only"])
-def test_unwritable_outputs_are_user_errors(tmp_path, kind):
+def test_unwritable_outputs_are_user_errors(tmp_path, kind, readonly_dir):
     if kind == "is-a-directory":
         target, message = tmp_path, "is a directory"
     elif kind == "parent-is-a-file":
         (tmp_path / "f").write_text("x")
         target, message = tmp_path / "f" / "out.jsonl", "is a file"
     else:
-        target, message = readonly_dir(tmp_path) / "out.jsonl", "cannot write"
+        target, message = readonly_dir() / "out.jsonl", "cannot write"
     with pytest.raises(UserError, match=message):
         write_json(target, {})
 

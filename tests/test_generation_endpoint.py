@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from http_stub import JsonHandler
 from polyreason.errors import UserError
 from polyreason.evaluate.benchmarks import load_benchmark
 from polyreason.generation import SamplingParams
@@ -21,104 +20,61 @@ from polyreason.generation.endpoint import EndpointBackend, endpoint_base
 GOLDS = {p.problem: p.gold for p in load_benchmark("gsm8k", limit=3)}
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    """Records every request (method, path, Authorization, body); subclasses answer."""
-
-    seen: list[dict]
-
-    def _record(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
-        entry = {"method": self.command, "path": self.path, "auth": self.headers.get("Authorization"), "body": body}
-        self.seen.append(entry)
-        return entry
-
-    def _json(self, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-class _Served(_Recorder):
+class _Served(JsonHandler):
     """A served model that solves the first three GSM8K problems (boxed gold), for chat and completions."""
 
     seen: list[dict] = []
 
     def do_POST(self):  # noqa: N802 - http.server API
-        body = self._record()["body"]
+        body = self.record()["body"]
         text = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
         gold = next((g for p, g in GOLDS.items() if p in text), "0")
         answer = f"Adding up.\nTherefore, the final answer is: $\\boxed{{{gold}}}$. I hope it is correct"
         choice = {"message": {"role": "assistant", "content": answer}} if "messages" in body else {"text": answer}
-        self._json({"choices": [{"index": i, "finish_reason": "stop", **choice} for i in range(body.get("n", 1))],
+        self.reply({"choices": [{"index": i, "finish_reason": "stop", **choice} for i in range(body.get("n", 1))],
                     "usage": {"completion_tokens": 17}})
 
 
-class _Elsewhere(_Recorder):
+class _Elsewhere(JsonHandler):
     """Another host: answers anything, GET included (what a redirect target would do)."""
 
     seen: list[dict] = []
 
     def do_GET(self):  # noqa: N802
-        self._record()
-        self._json({"choices": [{"message": {"content": "stolen"}}]})
+        self.record()
+        self.reply({"choices": [{"message": {"content": "stolen"}}]})
 
     do_POST = do_GET  # noqa: N815
 
 
-def _serve(handler: type, host: str = "127.0.0.1"):
-    server = ThreadingHTTPServer((host, 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+@pytest.fixture
+def served(serve_stub):
+    return serve_stub(_Served) + "/v1"
 
 
 @pytest.fixture
-def served():
-    _Served.seen = []
-    server = _serve(_Served)
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def elsewhere():
-    _Elsewhere.seen = []
-    server = _serve(_Elsewhere, "127.0.0.2")  # a different host than 127.0.0.1 (all of 127/8 is loopback)
-    yield f"http://127.0.0.2:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def elsewhere(serve_stub):
+    return serve_stub(_Elsewhere, "127.0.0.2")  # a different host than 127.0.0.1 (all of 127/8 is loopback)
 
 
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
-def test_a_redirect_never_carries_the_key_to_another_host(elsewhere, monkeypatch, code: int) -> None:
+def test_a_redirect_never_carries_the_key_to_another_host(elsewhere, serve_stub, monkeypatch, code: int) -> None:
     target = f"{elsewhere}/v1/chat/completions"
 
-    class Redirecting(_Recorder):
+    class Redirecting(JsonHandler):
         seen: list[dict] = []
 
         def do_POST(self):  # noqa: N802
-            self._record()
+            self.record()
             self.send_response(code)
             self.send_header("Location", target)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = _serve(Redirecting)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
-    try:
-        backend = EndpointBackend(f"http://127.0.0.1:{server.server_address[1]}/v1", retries=0, timeout=5)
-        with pytest.raises(UserError, match=re.escape(target)):
-            backend.chat([[{"role": "user", "content": "hola"}]], SamplingParams())
-    finally:
-        server.shutdown()
-        server.server_close()
+    backend = EndpointBackend(serve_stub(Redirecting) + "/v1", retries=0, timeout=5)
+    with pytest.raises(UserError, match=re.escape(target)):
+        backend.chat([[{"role": "user", "content": "hola"}]], SamplingParams())
     assert Redirecting.seen[0]["auth"] == "Bearer sk-secret" and Redirecting.seen[0]["method"] == "POST"
     assert _Elsewhere.seen == []  # neither the key nor a POST-turned-GET reached the other host
 

@@ -4,7 +4,6 @@ fix, no traceback, nothing written, and no work done first."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -49,19 +48,6 @@ def expect_2(args, capsys, monkeypatch, *needles: str) -> str:
 def write(path: Path, text: str | bytes) -> Path:
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     return path
-
-
-def readonly_dir(tmp_path: Path) -> Path:
-    if os.geteuid() != 0:
-        d = tmp_path / "ro"
-        d.mkdir()
-        d.chmod(0o555)
-        return d
-    try:
-        Path("/sys/kernel/polyreason-probe").touch()
-    except OSError:
-        return Path("/sys/kernel")
-    pytest.skip("no read-only directory available to root here")
 
 
 # ------------------------------------------------------------------------------------------ recipes
@@ -132,7 +118,7 @@ def test_unloadable_model_in_training_is_one_line(broken_models, tmp_path, capsy
 
 
 @pytest.mark.parametrize("kind", ["file", "read-only"])
-def test_unwritable_outputs_of_every_command(kind, tmp_path, capsys, monkeypatch):
+def test_unwritable_outputs_of_every_command(kind, tmp_path, capsys, monkeypatch, readonly_dir):
     inp = write(tmp_path / "in.jsonl", json.dumps({"completion": "\\boxed{1}", "answer": "1"}) + "\n")
     rl = write(tmp_path / "rl.jsonl", json.dumps({"problem": "1+0?", "answer": "1"}) + "\n")
     recipe = write(tmp_path / "r.yaml", RECIPE)
@@ -140,7 +126,7 @@ def test_unwritable_outputs_of_every_command(kind, tmp_path, capsys, monkeypatch
         base = write(tmp_path / "a-file", "x")
         targets = {"dir": base, "file": base / "out.jsonl"}
     else:
-        ro = readonly_dir(tmp_path)
+        ro = readonly_dir()
         targets = {"dir": ro / "out", "file": ro / "out.jsonl"}
     commands = [
         ["score", "-i", inp, "-o", targets["file"], "-r", "accuracy"],

@@ -117,10 +117,8 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[str, dict]]:
 
 
 def _iter_datasets(name: str, config: str | None, split: str, *, streaming: bool) -> Iterator[dict]:
-    try:
-        import datasets
-    except ImportError as exc:  # pragma: no cover - datasets is a dependency
-        raise UserError("reading hub datasets needs `datasets`; fix: pip install datasets") from exc
+    import datasets
+
     try:
         ds = datasets.load_dataset(name, config, split=split, streaming=streaming)
     except (OSError, ValueError) as exc:  # ConnectionError and FileNotFoundError are OSErrors

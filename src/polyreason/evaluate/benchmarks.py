@@ -364,10 +364,8 @@ def _vendored_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
 def _hub_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
     if spec.hub_id is None:  # pragma: no cover - every spec without a vendored file has a hub id
         raise UserError(f"{spec.name} has no hub copy; fix: drop --source hub")
-    try:
-        import datasets
-    except ImportError as exc:  # pragma: no cover - datasets is a core dependency
-        raise UserError("reading benchmarks from the hub needs `datasets`; fix: pip install datasets") from exc
+    import datasets
+
     try:
         dataset = datasets.load_dataset(spec.hub_id, spec.hub_config, split=spec.hub_split)
     except Exception as exc:  # the hub's errors (gated, offline, missing) → what to do about it

@@ -92,10 +92,7 @@ def model_fingerprint(spec: str) -> str | None:
     if path.is_dir():
         return directory_fingerprint(path)
     if spec.count("/") == 1 and "://" not in spec:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-        except ImportError:  # pragma: no cover - a dependency of transformers
-            return None
+        from huggingface_hub import try_to_load_from_cache
         config = try_to_load_from_cache(spec, "config.json")
         if isinstance(config, str):  # .../snapshots/<commit>/config.json
             return directory_fingerprint(Path(config).parent)
