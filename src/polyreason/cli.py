@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+import textwrap
 
 import typer
 from rich.console import Console
@@ -43,6 +45,31 @@ _app = typer.Typer(
 )
 
 
+def _log_width() -> int | None:
+    """Columns to wrap log lines at: ``COLUMNS`` when set, else stderr's terminal; None when stderr is not a
+    terminal (a log file or pipe keeps whole lines, for grep)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return max(int(columns), 40)
+    try:
+        return max(os.get_terminal_size(sys.stderr.fileno()).columns, 40)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class _TerminalFormatter(logging.Formatter):
+    """Log lines wrapped to the terminal's width with continuation lines indented, so a log line never runs
+    past the last column (as rich wraps the CLI's own lines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text, width = super().format(record), _log_width()
+        if width is None:
+            return text
+        return "\n".join(part for line in text.split("\n") for part in (
+            textwrap.wrap(line, width, subsequent_indent="    ", break_on_hyphens=False) if len(line) > width
+            else [line]))
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"polyreason {__version__}")
@@ -60,11 +87,9 @@ def _main(
 ) -> None:
     if not verbose:
         quiet_third_party()
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 for _name in COMMAND_MODULES:
