@@ -48,29 +48,31 @@ def test_eval_is_quiet_and_fits_80_columns(tmp_path: Path) -> None:
     assert NOISE.search(loud), "the check above would not see third-party noise"
 
 
-@pytest.mark.usefixtures("one_torch_thread")
-def test_one_step_train_is_quiet_and_fits_80_columns(tmp_path: Path) -> None:
-    items = ["model=tiny-random", "data.train=synthetic:16:en:easy", "data.sft=synthetic:8:en:easy",
-             "tracking.report_to=[none]", "stages.0.per_device_batch_size=2", "stages.0.max_length=96",
-             "stages.1.num_generations=2", "stages.1.per_device_batch_size=4", "stages.1.max_completion_length=8"]
+def _one_step_sets(train: str) -> list[str]:
+    """--set arguments that shrink the quickstart recipe to tiny-random and one step per stage."""
+    items = ["model=tiny-random", f"data.train={train}", "data.sft=synthetic:8:en:easy", "tracking.report_to=[none]",
+             "stages.0.per_device_batch_size=2", "stages.0.max_length=96", "stages.1.num_generations=2",
+             "stages.1.per_device_batch_size=4", "stages.1.max_completion_length=8"]
     for i in (0, 1):
         items += [f"stages.{i}.max_steps=1", f"stages.{i}.save_steps=1000", f"stages.{i}.gradient_accumulation_steps=1"]
-    out_dir = tmp_path / "a-rather-long-run-directory-name" / "that-makes-the-model-column-wide"
-    args = ["train", str(REPO / "recipes" / "quickstart.yaml"), "-o", str(out_dir)]
-    output = _run(args + [a for item in items for a in ("--set", item)], tmp_path)
+    return [a for item in items for a in ("--set", item)]
+
+
+# a long -o makes the model column (and the log lines naming it) wide
+LONG_DIR = Path("a-rather-long-run-directory-name") / "that-makes-the-model-column-wide"
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_one_step_train_is_quiet_and_fits_80_columns(tmp_path: Path) -> None:
+    args = ["train", str(REPO / "recipes" / "quickstart.yaml"), "-o", str(tmp_path / LONG_DIR)]
+    output = _run(args + _one_step_sets("synthetic:16:en:easy"), tmp_path)
     _assert_clean(output)
     assert "stages" in output and "1 grpo" in output
 
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_quickstart_is_quiet_and_fits_80_columns(tmp_path: Path) -> None:
-    items = ["model=tiny-random", "data.train=synthetic:200:en:easy:add_sub", "data.sft=synthetic:8:en:easy:add_sub",
-             "tracking.report_to=[none]", "stages.0.per_device_batch_size=2", "stages.0.max_length=96",
-             "stages.1.num_generations=2", "stages.1.per_device_batch_size=4", "stages.1.max_completion_length=8"]
-    for i in (0, 1):
-        items += [f"stages.{i}.max_steps=1", f"stages.{i}.save_steps=1000", f"stages.{i}.gradient_accumulation_steps=1"]
-    out_dir = tmp_path / "a-rather-long-run-directory-name" / "that-makes-the-model-column-wide"
-    args = ["quickstart", "--eval-problems", "10", "-o", str(out_dir)]
-    output = _run(args + [a for item in items for a in ("--set", item)], tmp_path)
+    args = ["quickstart", "--eval-problems", "10", "-o", str(tmp_path / LONG_DIR)]
+    output = _run(args + _one_step_sets("synthetic:200:en:easy:add_sub"), tmp_path)  # >= 10 held-out test rows
     _assert_clean(output)
     assert "held-out test problems" in output and "GRPO's own gain" in output and "after grpo" in output
