@@ -103,7 +103,7 @@ def score_heldout(
          "language_score": round(a.language_score, 4), "naturalness_violations": f}
         for p, g, t, v, a, f in zip(problems, golds, texts, verdicts, text_stats, flags, strict=True)
     ]
-    log.info("%s: accuracy %.2f, format %.2f (%d problems, %.0f s)", label, score.accuracy, score.format, n,
+    log.debug("%s: accuracy %.2f, format %.2f (%d problems, %.0f s)", label, score.accuracy, score.format, n,
              score.seconds)
     return score, records
 
