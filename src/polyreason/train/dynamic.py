@@ -118,8 +118,10 @@ def make_trainer_class() -> type:
             completions_path: str | None = None,
             completions_per_step: int = 4,
             completions_meta: dict[str, Any] | None = None,
+            shared_prompt: bool = True,
             **kwargs: Any,
         ) -> None:
+            self.shared_prompt = shared_prompt
             super().__init__(*args, **kwargs)
             # completion lengths the rewards saw, in the order of TRL's self._logs (same bound)
             self._logged_lengths: deque[int] = deque(maxlen=self.args.generation_batch_size)
@@ -191,6 +193,47 @@ def make_trainer_class() -> type:
             """True while any process holds fewer useful completions than a full batch (same answer everywhere)."""
             short = torch.tensor([1.0 if kept < n_local else 0.0], device=self.accelerator.device)
             return bool(self.accelerator.gather(short).max().item() > 0)
+
+        # ------------------------------------------------------------------ shared-prompt training forward
+        def _prepare_inputs(self, generation_batch):
+            before = self._buffered_inputs
+            inputs = super()._prepare_inputs(generation_batch)
+            if self.model.training and self._buffered_inputs is not before and self._shared_prompt_ok():
+                from polyreason.train.shared_prompt import regroup
+
+                self._buffered_inputs = regroup(self._buffered_inputs)
+                inputs = self._buffered_inputs[self._step % self.args.steps_per_generation]
+            return inputs
+
+        def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
+                                               batch_size=None, compute_entropy=False, compute_aux_loss=False,
+                                               **multimodal):
+            from polyreason.train.shared_prompt import prompt_groups, shared_prompt_logps
+
+            groups = None
+            if (not compute_aux_loss and not any(v is not None for v in multimodal.values())
+                    and self._shared_prompt_model(model)):
+                split = input_ids.size(1) - logits_to_keep
+                groups = prompt_groups(input_ids[:, :split], attention_mask[:, :split])
+            if groups is None:
+                return super()._get_per_token_logps_and_entropies(
+                    model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
+                    compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **multimodal)
+            logps, entropies = shared_prompt_logps(model, input_ids, attention_mask, logits_to_keep, groups,
+                                                   temperature=self.temperature, compute_entropy=compute_entropy)
+            return logps, entropies, None
+
+        def _shared_prompt_ok(self) -> bool:
+            """Regrouping micro-batches cannot change the update: one optimiser step per generation batch."""
+            return (self.shared_prompt and self.num_iterations == 1
+                    and self.args.steps_per_generation == self.args.gradient_accumulation_steps)
+
+        def _shared_prompt_model(self, model: Any) -> bool:
+            from polyreason.train.shared_prompt import supports_shared_prompt
+
+            return (self.shared_prompt and self.accelerator.num_processes == 1 and not self.is_fsdp_enabled
+                    and not self.is_deepspeed_enabled and not hasattr(model, "peft_config")
+                    and supports_shared_prompt(model))
 
         # ------------------------------------------------------------------ rollouts
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,
