@@ -221,3 +221,11 @@ def test_unshare_fallback_as_an_unprivileged_user() -> None:
     assert out["write"].startswith("exit:") and out["net"] == "passed" and out["read"].startswith("exit:")
     assert out["loop"] == "timeout" and out["loop_s"] <= 1.5 + SLACK
     assert not (REPO / "ESCAPE").exists()
+
+
+def test_unshare_hides_every_non_system_top_level_directory() -> None:
+    """Wherever the checkout lives (/work, /check, /data, ...), the unshare backend hides it."""
+    hide, _ = sb._hidden_dirs(sys.executable)
+    top = "/" + REPO.resolve().parts[1]
+    assert top in hide
+    assert not set(hide) & sb.SYSTEM_DIRS

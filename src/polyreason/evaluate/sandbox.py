@@ -13,7 +13,8 @@ the file-size limit caps (gigabytes of output stop at the limit). The isolation 
     the program drops to an unused uid first, so it holds no privilege and the process limit applies.
 ``unshare`` (util-linux; used when bwrap is missing)
     The same namespaces through ``unshare``; the filesystem is the host's, re-mounted read-only
-    recursively, with the home directories hidden under empty tmpfs mounts and private tmpfs ``/tmp`` and
+    recursively, with every non-system top-level directory
+    (anything but ``/usr``, ``/lib*``, ``/bin``, ``/etc``, ...) and the home directory hidden under empty tmpfs mounts and private tmpfs ``/tmp`` and
     ``/sandbox``; capabilities dropped before the program starts.
 ``none`` (only with ``allow_unsafe=True``, the CLI's ``--unsafe-no-sandbox``)
     Resource limits, a new session and a private temporary working directory only: the network is
@@ -278,11 +279,19 @@ os.execv(spec["python"], spec["launcher"])
 UNSHARE_SANDBOX_DIR = "/tmp/sandbox"
 
 
+# Top-level directories a program needs to run: everything else under / (wherever a checkout, a home or a
+# data volume lives: /work, /check, /data, ...) is hidden, so containment does not depend on a list of names.
+SYSTEM_DIRS = frozenset({"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/dev", "/proc",
+                         "/sys", "/tmp", "/run"})
+
+
 def _hidden_dirs(python: str) -> tuple[list[str], list[str]]:
-    """Home-like directories the unshare backend hides, and the interpreter roots inside them it keeps."""
-    candidates = {"/home", "/root", os.path.expanduser("~"), "/work", "/mnt", "/media", "/srv", "/opt", "/var"}
-    never = {"/", "/tmp", "/usr", "/bin", "/lib", "/lib64", "/etc", "/dev", "/proc", "/sys"}
-    hide = sorted(p for p in candidates if os.path.isdir(p) and not os.path.islink(p) and p not in never)
+    """Directories the unshare backend hides (every non-system top-level directory and the home directory),
+    and the interpreter roots inside them it binds back."""
+    tops = {os.path.join("/", name) for name in os.listdir("/")}
+    candidates = {p for p in tops | {os.path.expanduser("~")}
+                  if p not in SYSTEM_DIRS and os.path.isdir(p) and not os.path.islink(p) and p != "/"}
+    hide = sorted(candidates)
     hide = [p for p in hide if not any(p.startswith(q + "/") for q in hide)]
     keep = [r for r in _interpreter_roots(python) if any(r.startswith(h + "/") for h in hide)]
     return hide, keep
