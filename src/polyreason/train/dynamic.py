@@ -9,7 +9,9 @@ The seam used here is the one TRL itself exposes for a generation batch: ``_gene
 ``per_device_batch_size × steps_per_generation`` completions).  The subclass calls TRL's implementation
 unchanged, reads which groups had zero reward variance from the rewards TRL computed (captured by wrapping
 ``_calculate_rewards``, which returns the rewards gathered over all processes), and, while the batch holds fewer
-useful completions than it should, scores one more batch of fresh prompts through the same TRL method.  The
+useful completions than it should, scores fresh prompts through the same TRL method -- as many groups as the
+useful rate seen so far says are missing (at most one batch per round), so a nearly full batch is topped up
+with a few groups instead of a whole batch.  The
 useful completions are kept first, the batch is cut back to its normal size (topped up with zero-signal
 completions only when ``dynamic_sampling_max_rounds`` is exhausted), and ``num_items_in_batch`` is recomputed.
 No TRL code is copied; advantages are TRL's own, computed within each original group.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 from collections import deque
 from pathlib import Path
@@ -173,9 +176,10 @@ def make_trainer_class() -> type:
             rounds = 0
             while rounds < self.dynamic_sampling_max_rounds and self._short(sum(int(m.sum()) for m in masks), n_local):
                 rounds += 1
-                extra = super()._generate_and_score_completions(self._refill_inputs(n_local, rounds))
+                size = self._refill_size(n_local, masks)
+                extra = super()._generate_and_score_completions(self._refill_inputs(size, rounds))
                 parts.append(extra)
-                masks.append(self._signal_mask(n_local))
+                masks.append(self._signal_mask(size))
             merged = merge_scored_batches(parts, self._tokenizer.pad_token_id) if len(parts) > 1 else dict(scored)
             merged.pop("num_items_in_batch", None)
             mask = torch.cat(masks)
@@ -188,6 +192,17 @@ def make_trainer_class() -> type:
             metrics["dynamic_sampling/useful_frac_first"].append(first_frac)
             metrics["dynamic_sampling/useful_frac"].append(mask[order].float().mean().item())
             return batch
+
+        def _refill_size(self, n_local: int, masks: list[Any]) -> int:
+            """Completions for the next refill round: enough groups to cover the missing useful completions at
+            the useful rate seen so far in this step (at least 1/4), at most a full batch.  With several
+            processes every process must generate as many as the others, so the round is a full batch."""
+            if self.accelerator.num_processes > 1:
+                return n_local
+            kept = sum(int(m.sum()) for m in masks)
+            rate = max(kept / max(1, sum(m.numel() for m in masks)), 0.25)
+            groups = math.ceil((n_local - kept) / self.num_generations / rate)
+            return min(n_local, max(1, groups) * self.num_generations)
 
         def _short(self, kept: int, n_local: int) -> bool:
             """True while any process holds fewer useful completions than a full batch (same answer everywhere)."""
