@@ -238,8 +238,9 @@ def _check_ref(recipe: Recipe, i: int, key: str, ref: StageRef, names: dict[str,
 
 
 def _rows_written(recipe: Recipe, i: int, rows: dict[str, str | None]) -> str | None:
-    """The row kind stage ``i`` writes: its type's, or for ``input`` the kind of what it reads ("any" when a
-    recipe source whose kind is only known when read)."""
+    """The row kind stage ``i`` writes: its type's, or for ``input`` the kind of what it reads: an earlier
+    stage's, RL rows for ``data.train`` and synthetic specs, SFT rows for ``data.sft``, else "any" (a file
+    whose kind is only known when read)."""
     from polyreason.train.stages import STAGE_TYPES
 
     stage = recipe.stages[i]
@@ -247,7 +248,12 @@ def _rows_written(recipe: Recipe, i: int, rows: dict[str, str | None]) -> str | 
     if kind != "input":
         return kind
     ref = getattr(stage, "data", None)
-    return rows.get(ref.stage) if isinstance(ref, StageRef) else "any"
+    if isinstance(ref, StageRef):
+        return rows.get(ref.stage)
+    source = data_source(recipe, i)
+    if source == recipe.data.train or str(source).startswith("synthetic:"):
+        return "rl"
+    return "sft" if source == recipe.data.sft else "any"
 
 
 # ------------------------------------------------------------------------------------------------ models
