@@ -47,7 +47,7 @@ def train(
     console.print(f"[bold]training[/] {recipe.name}: model {recipe.model.spec}, stages {stages} → {out}",
                   highlight=False)
     result = run_recipe(recipe, out, resume=resume)
-    rows = [[st.name, str(st.steps) if stage_type(st.type).trains else "–",
+    rows = [[f"{st.index} {st.type}" + ("" if st.name == f"{st.index}-{st.type}" else f" {st.name}"), str(st.steps) if stage_type(st.type).trains else "–",
              "skipped" if st.skipped else f"{st.runtime_s:.0f} s", _stage_output(st)] for st in result.stages]
     print_table(console, "stages", ("stage", "steps", "time", "output"), rows)
     print_cost(console, Path(result.output_dir) / "summary.json")
