@@ -121,6 +121,10 @@ def tiny_overrides(path: Path, endpoint: str = "http://127.0.0.1:9/v1") -> list[
                 items.append(f"stages.{i}.model={endpoint}")
             if stage.judge is not None:
                 items.append(f"stages.{i}.judge.model={endpoint}")
+        elif stage.type == "difficulty":
+            items += [f"stages.{i}.k=2", f"stages.{i}.max_new_tokens=8", f"stages.{i}.batch_size=4"]
+        elif stage.type == "mix":
+            items.append(f"stages.{i}.size=8")
     return items
 
 
