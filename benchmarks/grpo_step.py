@@ -175,7 +175,8 @@ def arm_trl(recipe_raw: dict, out: Path) -> dict:
     from polyreason.data import load_rows
     from polyreason.train import args as targs
     from polyreason.train.datasets import grpo_records, to_dataset
-    from polyreason.train.runner import build_reward_funcs, load_for_training
+    from polyreason.train.stages.grpo import build_reward_funcs
+    from polyreason.train.stages.training import load_for_training
 
     recipe = recipe_from_dict(recipe_raw)
     stage = recipe.stages[0]

@@ -113,3 +113,26 @@ def test_fsdp_on_cpu_is_refused_instead_of_training_unsharded(tmp_path, tiny_mod
     assert proc.returncode != 0
     assert "asks for FSDP, but accelerate did not enable it" in proc.stdout + proc.stderr
     assert not (tmp_path / "run" / "model").exists()
+
+
+def test_data_and_eval_stages_run_in_the_main_process_while_the_others_wait(tmp_path):
+    """Under two processes, a dedup stage and an eval stage run once (rank 0); rank 1 waits for their
+    stage.json, and both ranks then train GRPO on the dedup stage's rows."""
+    import json
+
+    recipe = {**RECIPE, "stages": [
+        {"type": "dedup", "name": "unique", "exact_only": True},
+        {"type": "eval", "benchmarks": ["math500"], "limit": 1, "max_new_tokens": 4, "backend": "transformers"},
+        {**RECIPE["stages"][1], "data": {"from": "unique"}},
+    ]}
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    out = tmp_path / "two"
+    proc = _launch(_accelerate_config(tmp_path / "ddp.yaml", "MULTI_GPU"), recipe_path, out)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["finished"] and summary["stages"][0]["report"]["n_input"] == 16
+    assert summary["stages"][1]["eval"]["benchmarks"]["math500"]["n_problems"] == 1
+    assert sum(1 for _ in (out / "stages" / "1-eval" / "samples.jsonl").open()) == 1  # evaluated once
+    assert log.count(f"final model written to {out / 'model'} by process 0 of 2") == 1, log[-4000:]

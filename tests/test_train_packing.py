@@ -8,7 +8,9 @@ import torch
 from polyreason.config import recipe_from_dict
 from polyreason.errors import UserError
 from polyreason.train import args as targs
-from polyreason.train.runner import _sft_trainer, load_for_training
+from polyreason.train.runner import stage_context
+from polyreason.train.stages import sft
+from polyreason.train.stages.training import load_for_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -20,7 +22,7 @@ def packed(tmp_path_factory):
         "stages": [{"type": "sft", "packing": True, "max_length": 512, "per_device_batch_size": 2}],
     })
     model, tokenizer = load_for_training(recipe, "tiny-random")
-    trainer = _sft_trainer(recipe, 0, recipe.stages[0], model, tokenizer, tmp_path_factory.mktemp("pack"))
+    trainer = sft.build_trainer(stage_context(recipe, 0, tmp_path_factory.mktemp("pack")), model, tokenizer)
     return trainer
 
 

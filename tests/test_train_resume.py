@@ -113,15 +113,15 @@ stages:
 # `polyreason train` whose final save (after the last step's checkpoint) stops until the test kills it
 SLOW_FINAL_SAVE = """
 import os, sys, time
-import polyreason.train.runner as runner
-real = runner.save_final
+import polyreason.train.stages.training as training
+real = training.save_final
 def save_final(trainer, tokenizer, target):
     with open(os.environ["FINAL_SAVE_MARKER"], "a") as fh:
         fh.write(f"{trainer.state.global_step}\\n")
     if target.name == os.environ["STOP_AT_SAVE_OF"]:
         time.sleep(300)
     real(trainer, tokenizer, target)
-runner.save_final = save_final
+training.save_final = save_final
 sys.argv = ["polyreason", *sys.argv[1:]]
 from polyreason.cli import app
 app()

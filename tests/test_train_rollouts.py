@@ -27,11 +27,13 @@ def _grpo_recipe(**stage):
 
 def _trainer(tmp_path, **stage):
     """A PolyGRPOTrainer built the way run_recipe builds it (no training)."""
-    from polyreason.train import runner
+    from polyreason.train.runner import stage_context
+    from polyreason.train.stages import grpo
+    from polyreason.train.stages.training import load_for_training
 
     recipe = recipe_from_dict(_grpo_recipe(**stage))
-    model, tok = runner.load_for_training(recipe, recipe.model.spec)
-    return runner._grpo_trainer(recipe, 0, recipe.stages[0], model, tok, tmp_path, tmp_path, None), tok
+    model, tok = load_for_training(recipe, recipe.model.spec)
+    return grpo.build_trainer(stage_context(recipe, 0, tmp_path), model, tok), tok
 
 
 def test_compact_rollouts_give_the_tokens_trl_generate_gives(tmp_path):
@@ -56,7 +58,7 @@ def test_compact_rollouts_step_aside_for_settings_they_do_not_reproduce(tmp_path
 
 
 def test_trainable_layers_freezes_embeddings_and_lower_blocks(tmp_path):
-    from polyreason.train.runner import load_for_training
+    from polyreason.train.stages.training import load_for_training
 
     recipe = recipe_from_dict({"model": "tiny-random", "seed": 3, "data": {"sft": "synthetic:8:en:easy:add_sub"},
                                "stages": [{"type": "sft", "max_steps": 1, "per_device_batch_size": 4,

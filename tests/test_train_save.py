@@ -11,7 +11,7 @@ from polyreason.config import recipe_from_dict
 from polyreason.models import resolve_model_path
 from polyreason.train import args as targs
 from polyreason.train.datasets import sft_records, to_dataset
-from polyreason.train.runner import load_for_training, save_final
+from polyreason.train.stages.training import load_for_training, save_final
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -72,7 +72,7 @@ def test_saved_model_is_the_trained_model(tmp_path, monkeypatch, lora):
 
 def test_a_save_that_produced_no_weights_is_an_error(tmp_path):
     from polyreason.errors import UserError
-    from polyreason.train.runner import _check_saved
+    from polyreason.train.stages.training import _check_saved
 
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(UserError, match="zero3_save_16bit_model"):
@@ -90,7 +90,7 @@ def test_launches_accelerate_did_not_honour_are_refused(monkeypatch, env, proces
     from types import SimpleNamespace
 
     from polyreason.errors import UserError
-    from polyreason.train.runner import _check_world
+    from polyreason.train.stages.training import check_world
 
     for key in ("WORLD_SIZE", "ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"):
         monkeypatch.delenv(key, raising=False)
@@ -99,7 +99,7 @@ def test_launches_accelerate_did_not_honour_are_refused(monkeypatch, env, proces
     trainer = SimpleNamespace(accelerator=SimpleNamespace(num_processes=processes), is_fsdp_enabled=fsdp,
                               is_deepspeed_enabled=False)
     if message is None:
-        _check_world(trainer)
+        check_world(trainer)
     else:
         with pytest.raises(UserError, match=message):
-            _check_world(trainer)
+            check_world(trainer)

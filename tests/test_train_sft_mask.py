@@ -8,7 +8,7 @@ from polyreason.config import recipe_from_dict
 from polyreason.data import generate_sft_rows
 from polyreason.train import args as targs
 from polyreason.train.datasets import sft_conversation, sft_records, to_dataset, tokenize_conversation
-from polyreason.train.runner import load_for_training
+from polyreason.train.stages.training import load_for_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,7 +1,9 @@
 """Typed, validated recipes: YAML (+ ``--set a.b=c`` overrides) → :class:`Recipe`.
 
-A recipe tells the whole story of a run: the model, the data, the stages in order (``sft``, ``grpo``), the
-rewards with their weights, the evaluation and where outputs go.  Every field is documented beside its
+A recipe tells the whole story of a run: the model, the data, the stages in order (each a type of the stage
+registry, :mod:`polyreason.train.stages`: training, synthetic data, evaluation, data steps), the rewards with
+their weights, the evaluation and where outputs go.  A stage can name an earlier stage's output
+(``data: {from: NAME}``, ``model: {from: NAME}``); those references are checked here too.  Every field is documented beside its
 definition (``polyreason recipe show`` prints the fully resolved recipe).  Unknown keys, wrong types, missing
 files and impossible combinations raise :class:`~polyreason.errors.UserError` naming the key and the fix,
 before any model loads.
@@ -17,9 +19,11 @@ against TRL's dataclass fields when the recipe loads (:func:`check_trl_block`), 
 from __future__ import annotations
 
 import difflib
+import functools
+import operator
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -106,6 +110,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class StageRef(BaseModel):
+    """``{from: NAME}``: the output of the earlier stage called NAME (its ``name:``, else ``<index>-<type>``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_alias=True, validate_by_name=True,
+                              serialize_by_alias=True)
+
+    stage: str = Field(alias="from", description="Name of an earlier stage (`name:`, else e.g. `0-sft`).")
+
+    def __str__(self) -> str:
+        return f"{{from: {self.stage}}}"
+
+
+class StageSettings(_Strict):
+    """What every stage has: its ``type`` (a name in the stage registry) and a ``name`` other stages use."""
+
+    uses_rewards: ClassVar[bool] = False  # a stage whose training optimises the recipe's rewards (GRPO)
+
+    type: str
+    name: str | None = Field(
+        None, description="Name later stages use to refer to this one's outputs ({from: NAME}) and its directory "
+        "under stages/; None = '<index>-<type>', e.g. '0-sft'.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, v: str | None) -> str | None:
+        if v is not None and not _STAGE_NAME.match(v):
+            raise ValueError(f"stage name {v!r}: use letters, digits, '-', '_' or '.' (it names a directory), "
+                             "starting with a letter or digit; fix: e.g. name: synth1")
+        return v
+
+    def stage_name(self, index: int) -> str:
+        """This stage's name: ``name`` when set, else ``<index>-<type>``."""
+        return self.name or f"{index}-{self.type}"
+
+
 class LoraConfig(_Strict):
     """Low-rank adapters (peft); leave ``lora`` unset for full fine-tuning."""
 
@@ -157,7 +199,16 @@ MAX_TOKENS = 1_048_576  # 1M-token sequences: beyond any model polyreason trains
 MAX_BATCH = 65_536
 
 
-class _StageCommon(_Strict):
+class _StageCommon(StageSettings):
+    """Fields every training stage (a TRL trainer) shares; a training stage type subclasses this and names
+    its TRL config class and the TRL fields polyreason sets (``trl_config``, ``trl_owned``)."""
+
+    trl_config: ClassVar[str] = ""  # "module:Class" of the TRL config the stage's trl: block is checked against
+    trl_owned: ClassVar[dict[str, str]] = {}  # TRL field → the recipe key that sets it
+
+    model: StageRef | None = Field(
+        None, description="Start from an earlier stage's model ({from: NAME}); None = the model the stages before "
+        "left (model.spec for the first).")
     learning_rate: float = Field(1e-6, gt=0, le=1, description="Peak learning rate.")
     lr_scheduler: Scheduler = Field("cosine", description="Learning-rate schedule.")
     min_lr_rate: float | None = Field(
@@ -219,132 +270,8 @@ class _StageCommon(_Strict):
     @model_validator(mode="after")
     def _trl_block(self) -> _StageCommon:
         if self.trl:
-            check_trl_block(self.type, self.trl, type(self).model_fields)  # type: ignore[attr-defined]
+            check_trl_block(type(self), self.trl)
         return self
-
-
-class SFTStage(_StageCommon):
-    """Supervised fine-tuning on chat rows with TRL's SFTTrainer (loss on every assistant turn)."""
-
-    type: Literal["sft"] = "sft"
-    learning_rate: float = Field(5e-5, gt=0, le=1, description="Peak learning rate.")
-    max_length: int = Field(1024, gt=0, le=MAX_TOKENS, description="Truncate/pack sequences to this many tokens.")
-    packing: bool = Field(
-        False,
-        description="Pack rows into max_length sequences, padding-free (BFD); samples never attend to each other.",
-    )
-    completion_only_loss: bool = Field(
-        True, description="Loss on assistant turns only (every one of them); system/user tokens masked."
-    )
-    data: DataSource | None = Field(None, description="SFT source for this stage; default: data.sft.")
-
-
-class GRPOStage(_StageCommon):
-    """GRPO-family RL with TRL's GRPOTrainer; ``preset`` fills the loss fields left unset (see PRESETS)."""
-
-    type: Literal["grpo"] = "grpo"
-    preset: Preset = Field("grpo", description="grpo | dr_grpo | bnpo | dapo | gspo | cispo | sapo (docs/training.md).")
-    num_generations: int = Field(8, ge=2, le=1024, description="G: completions sampled per prompt.")
-    beta: float = Field(0.0, ge=0, le=100, description="KL coefficient (0 = no reference model).")
-    epsilon: float | None = Field(None, gt=0, le=10, description="Lower clip range ε; None = preset.")
-    epsilon_high: float | None = Field(
-        None, gt=0, le=10, description="Upper clip range (clip-higher; cispo: ε_max); None = preset."
-    )
-    loss_type: LossType | None = Field(None, description="TRL loss_type; None = preset.")
-    importance_sampling_level: Literal["token", "sequence"] | None = Field(
-        None, description="'sequence' = GSPO-style ratios; None = preset (luspo: sequence)."
-    )
-    scale_rewards: Literal["group", "batch", "none"] | None = Field(None, description="None = preset.")
-    dynamic_sampling: bool | None = Field(None, description="Drop and refill zero-variance groups; None = preset.")
-    dynamic_sampling_max_rounds: int = Field(
-        4, ge=1, le=100, description="Extra generation rounds allowed per step to refill dropped groups."
-    )
-    num_iterations: int = Field(1, ge=1, le=1000, description="μ: optimisation passes per generation batch.")
-    max_prompt_length: int = Field(
-        512, gt=0, le=MAX_TOKENS,
-        description="Prompts longer than this many tokens (chat template applied) are dropped, with a warning.",
-    )
-    max_completion_length: int = Field(256, gt=0, le=MAX_TOKENS, description="Generation budget per completion.")
-    temperature: float = Field(1.0, gt=0, le=10, description="Sampling temperature.")
-    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling.")
-    mask_truncated_completions: bool = Field(False, description="Exclude truncated completions from the loss.")
-    top_entropy_quantile: float = Field(
-        1.0, ge=0, le=1, description="ρ: train only the top-ρ quantile of tokens by entropy (1.0 = all tokens)."
-    )
-    off_policy_mask_threshold: float | None = Field(
-        None, gt=0, le=100, description="Mask negative-advantage sequences whose KL to the sampler exceeds this."
-    )
-    entropy_coef: float = Field(0.0, ge=0, le=1, description="Entropy bonus coefficient (0 = off).")
-    multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = Field(
-        "sum_then_normalize", description="Combine weighted rewards then normalise, or normalise each (GDPO)."
-    )
-    use_vllm: bool = Field(False, description="Generate with vLLM (GPU only).")
-    vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or `trl vllm-serve`.")
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: GPU share for vLLM.")
-    vllm_max_model_len: int | None = Field(None, gt=0, le=MAX_TOKENS, description="vLLM context length.")
-    vllm_server_base_url: str | None = Field(
-        None, description="server mode: URL of `trl vllm-serve` (None = http://0.0.0.0:8000, TRL's default)."
-    )
-    vllm_importance_sampling_correction: bool = Field(
-        True, description="Correct for vLLM-vs-trainer log-prob mismatch (TRL's default: on)."
-    )
-    vllm_importance_sampling_mode: Literal["token_truncate", "token_mask", "sequence_truncate", "sequence_mask"] = (
-        Field("sequence_mask", description="How that correction truncates or masks ratios (TRL's default).")
-    )
-    rewards: dict[str, RewardSpec] | None = Field(None, description="Override the recipe's rewards here.")
-
-    @field_validator("rewards", mode="before")
-    @classmethod
-    def _reward_shorthand(cls, v: Any) -> Any:
-        return _expand_reward_shorthand(v)
-
-    @model_validator(mode="after")
-    def _resolve_preset(self) -> GRPOStage:
-        preset = PRESETS[self.preset]
-        if self.preset == "dr_grpo" and self.scale_rewards not in (None, "none"):
-            raise ValueError(
-                f"preset dr_grpo divides by no std, but scale_rewards={self.scale_rewards!r}; "
-                "fix: remove scale_rewards or set it to 'none' (or use preset grpo)"
-            )
-        for key in ("loss_type", "scale_rewards", "epsilon", "dynamic_sampling"):
-            if getattr(self, key) is None:
-                object.__setattr__(self, key, preset[key])
-        if self.importance_sampling_level is None:
-            level = "sequence" if self.loss_type == "luspo" else preset["importance_sampling_level"]
-            object.__setattr__(self, "importance_sampling_level", level)
-        if self.epsilon_high is None:
-            object.__setattr__(self, "epsilon_high", preset["epsilon_high"] or self.epsilon)
-        if self.epsilon_high < self.epsilon:
-            raise ValueError(f"epsilon_high ({self.epsilon_high}) < epsilon ({self.epsilon}); fix: raise it")
-        _check_loss_combination(self)
-        generation_batch = self.per_device_batch_size * self.gradient_accumulation_steps
-        if generation_batch % self.num_generations:
-            raise ValueError(
-                f"per_device_batch_size × gradient_accumulation_steps = {generation_batch} completions is not "
-                f"divisible by num_generations = {self.num_generations}; fix: make it a multiple "
-                f"(e.g. per_device_batch_size={self.num_generations})"
-            )
-        return self
-
-
-def _check_loss_combination(stage: GRPOStage) -> None:
-    """Refuse the loss/ratio combinations TRL 1.16 warns about or rejects at trainer start."""
-    loss, level = stage.loss_type, stage.importance_sampling_level
-    if loss == "luspo" and level != "sequence":
-        raise ValueError("loss_type luspo is defined on sequence-level ratios; fix: importance_sampling_level: sequence")
-    if loss == "vespo" and level != "token":
-        raise ValueError("loss_type vespo builds sequence weights itself; fix: importance_sampling_level: token")
-    if level == "sequence" and loss in ("bnpo", "dr_grpo", "dapo", "cispo"):
-        raise ValueError(
-            f"importance_sampling_level sequence with loss_type {loss} weights each sequence by its length; "
-            "fix: use loss_type grpo (GSPO) or luspo, or importance_sampling_level token"
-        )
-    if (loss == "vespo" and stage.use_vllm and stage.vllm_importance_sampling_correction
-            and not stage.vllm_importance_sampling_mode.startswith("token_")):
-        raise ValueError(
-            "loss_type vespo with vLLM needs a token-level correction; fix: vllm_importance_sampling_mode: "
-            "token_truncate or token_mask (or vllm_importance_sampling_correction: false)"
-        )
 
 
 # Attention implementations that honour packed position_ids (transformers 5.23 masking_utils builds a
@@ -367,9 +294,15 @@ class RewardSpec(_Strict):
     )
 
 
-GRPOStage.model_rebuild()
+def install_stage_types(models: list[type[StageSettings]]) -> None:
+    """Make ``Recipe.stages`` the union of the registered stage settings, told apart by ``type``.
 
-Stage = Annotated[SFTStage | GRPOStage, Field(discriminator="type")]
+    Called once by the registry (:mod:`polyreason.train.stages`) after it imported every stage type; the
+    stage modules import this module, so the union cannot be written here.
+    """
+    global Stage
+    Stage = Annotated[functools.reduce(operator.or_, models), Field(discriminator="type")]
+    Recipe.model_rebuild(force=True)
 
 
 class EvalSettings(_Strict):
@@ -428,8 +361,8 @@ class HeldoutConfig(_Strict):
     split: str = Field("val", description="Split to draw from: synthetic tasks have disjoint val/test halves.")
     problems: int = Field(200, gt=0, description="Number of problems per evaluation.")
     max_new_tokens: int | None = Field(None, gt=0, description="None = the stage's max_completion_length.")
-    stages: list[Literal["sft", "grpo"]] = Field(default_factory=lambda: ["grpo"],
-                                                 description="Stage types that evaluate.")
+    stages: list[str] = Field(default_factory=lambda: ["grpo"],
+                              description="Training stage types that evaluate (sft, grpo).")
 
 
 class TrackingConfig(_Strict):
@@ -489,37 +422,33 @@ class Recipe(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Recipe:
+        from polyreason.train.stages import STAGE_TYPES, check_stages
+
         if not self.stages:
-            raise ValueError("stages: the recipe has no stages; fix: add at least one `- type: sft` or `- type: grpo`")
+            raise ValueError(f"stages: the recipe has no stages; fix: add at least one, e.g. `- type: sft` "
+                             f"(types: {', '.join(STAGE_TYPES)})")
         _check_reward_names(self.rewards, "rewards")
-        for i, stage in enumerate(self.stages):
-            if isinstance(stage, GRPOStage):
-                if stage.rewards is not None:
-                    _check_reward_names(stage.rewards, f"stages.{i}.rewards")
-                if not (stage.rewards or self.rewards):
-                    raise ValueError(f"stages.{i}: a grpo stage needs rewards; fix: add a `rewards:` section")
-                target = stage.rewards if stage.rewards is not None else self.rewards
-                for name, weight in PRESET_REWARDS.get(stage.preset, {}).items():
-                    target.setdefault(name, RewardSpec(weight=weight))
-            elif stage.packing and not packing_safe_attention(self.model.attn_implementation):
-                raise ValueError(
-                    f"stages.{i}.packing: model.attn_implementation {self.model.attn_implementation!r} ignores the "
-                    "position ids that keep packed samples apart; fix: remove it (polyreason picks flash attention "
-                    f"or sdpa) or use one of {', '.join(PACKING_ATTENTION)}"
-                )
+        check_stages(self)  # names, {from: …} references, and each type's own cross-field checks
+        heldout = self.tracking.heldout
+        for kind in heldout.stages if heldout is not None else []:
+            if kind not in STAGE_TYPES or not STAGE_TYPES[kind].trains:
+                trains = [name for name, st in STAGE_TYPES.items() if st.trains]
+                raise ValueError(f"tracking.heldout.stages: {kind!r} is not a training stage type; fix: use "
+                                 f"{' or '.join(trains)}")
         return self
 
-    def stage_rewards(self, stage: GRPOStage) -> dict[str, RewardSpec]:
-        """The rewards a GRPO stage uses: its own override, else the recipe's."""
-        return stage.rewards if stage.rewards is not None else self.rewards
+    def stage_rewards(self, stage: StageSettings) -> dict[str, RewardSpec]:
+        """The rewards a stage optimises: its own ``rewards`` override, else the recipe's."""
+        own = getattr(stage, "rewards", None)
+        return own if own is not None else self.rewards
 
     def trained_rewards(self) -> tuple[dict[str, RewardSpec], int | None]:
-        """The rewards GRPO training uses and the completion budget they are built for (see
-        :func:`polyreason.rewards.suite.suite_from_specs`): the first GRPO stage's rewards and its
-        ``max_completion_length``; with no GRPO stage, the recipe's ``rewards`` and no budget."""
+        """The rewards RL training uses and the completion budget they are built for (see
+        :func:`polyreason.rewards.suite.suite_from_specs`): the first reward-trained (GRPO) stage's rewards and
+        its ``max_completion_length``; with no such stage, the recipe's ``rewards`` and no budget."""
         for stage in self.stages:
-            if isinstance(stage, GRPOStage):
-                return self.stage_rewards(stage), stage.max_completion_length
+            if stage.uses_rewards:
+                return self.stage_rewards(stage), getattr(stage, "max_completion_length", None)
         return self.rewards, None
 
 
@@ -601,31 +530,29 @@ TRL_OWNED_GRPO: dict[str, str] = {
 }
 
 
-def trl_owned(stage_type: str) -> dict[str, str]:
-    """TRL field → the recipe key that sets it, for an ``sft`` or ``grpo`` stage."""
-    return {**TRL_OWNED_COMMON, **(TRL_OWNED_SFT if stage_type == "sft" else TRL_OWNED_GRPO)}
-
-
-def trl_config_fields(stage_type: str) -> dict[str, Any]:
-    """Name → dataclass field of TRL's ``SFTConfig`` or ``GRPOConfig`` (imports trl: a few seconds, once)."""
+def trl_config_fields(config: str) -> dict[str, Any]:
+    """Name → dataclass field of the TRL config class ``"module:Class"`` (imports trl: a few seconds, once)."""
     import dataclasses
+    import importlib
 
-    if stage_type == "sft":
-        from trl.trainer.sft_config import SFTConfig as config_cls
-    else:
-        from trl.trainer.grpo_config import GRPOConfig as config_cls
+    module, _, name = config.partition(":")
+    config_cls = getattr(importlib.import_module(module), name)
     return {f.name: f for f in dataclasses.fields(config_cls) if f.init}
 
 
-def check_trl_block(stage_type: str, block: dict[str, Any], stage_fields: Any = ()) -> None:
-    """Raise ValueError for a ``trl:`` key TRL does not have, one polyreason owns, or a plainly wrong type."""
-    owned = trl_owned(stage_type)
-    fields = trl_config_fields(stage_type)
-    cls_name = "SFTConfig" if stage_type == "sft" else "GRPOConfig"
+def check_trl_block(stage_cls: type[_StageCommon], block: dict[str, Any]) -> None:
+    """Raise ValueError for a ``trl:`` key TRL does not have, one polyreason owns, or a plainly wrong type.
+
+    ``stage_cls`` is the training stage's settings class: its ``trl_config`` names TRL's config class and
+    ``trl_owned`` the TRL fields polyreason sets (each with the recipe key that sets it).
+    """
+    owned = {**TRL_OWNED_COMMON, **stage_cls.trl_owned}
+    fields = trl_config_fields(stage_cls.trl_config)
+    cls_name = stage_cls.trl_config.rpartition(":")[2]
     for name, value in block.items():
         if name in owned:
             raise ValueError(f"trl.{name}: polyreason sets this TRL field itself; fix: use {owned[name]} instead")
-        if name in stage_fields:
+        if name in stage_cls.model_fields:
             raise ValueError(f"trl.{name}: that is a polyreason stage key; fix: set it on the stage, not under trl:")
         if name not in fields:
             hint = did_you_mean(name, fields)
@@ -773,13 +700,18 @@ def _index(node: list[Any], part: str, item: str) -> int:
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
     """One line per problem: the dotted key, what is wrong, and the fix where we know it."""
+    from polyreason.train.stages import STAGE_TYPES
+
     lines = [f"{source}: invalid recipe ({exc.error_count()} problem{'s' if exc.error_count() > 1 else ''})"]
     for err in exc.errors():
         raw_loc = err["loc"]  # a stage's errors carry its type tag after the index: stages.0.sft.max_steps
         loc = [str(p) for i, p in enumerate(raw_loc)
-               if not (p in ("sft", "grpo") and i and isinstance(raw_loc[i - 1], int))]
+               if not (p in STAGE_TYPES and i and isinstance(raw_loc[i - 1], int))]
         key = ".".join(loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
+        if not loc and _KEYED.match(msg):  # a cross-stage check that names its own key (stages.3.data: …)
+            lines.append(f"  {msg}")
+            continue
         if err["type"] == "extra_forbidden":
             msg = "unknown key" + _suggest_field(exc, err["loc"]) + "; fix: remove it or correct the spelling"
         elif err["type"] == "missing":
@@ -790,12 +722,17 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+_KEYED = re.compile(r"^[a-z_]+(\.[\w-]+)+: ")
+
+
 def _suggest_field(exc: ValidationError, loc: tuple[Any, ...]) -> str:
+    from polyreason.train.stages import STAGE_TYPES
+
     model: Any = Recipe
     for part in loc[:-1]:
         field = getattr(model, "model_fields", {}).get(part) if isinstance(part, str) else None
-        if part in ("sft", "grpo"):
-            model = SFTStage if part == "sft" else GRPOStage
+        if part in STAGE_TYPES:
+            model = STAGE_TYPES[part].settings
             continue
         if field is None:
             continue
@@ -818,17 +755,18 @@ def _model_of(annotation: Any) -> Any:
 
 def dump_recipe(recipe: Recipe) -> str:
     """The fully resolved recipe as YAML (defaults and preset values filled in)."""
-    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(recipe.model_dump(mode="json", by_alias=True), sort_keys=False, allow_unicode=True)
 
 
 def reference_markdown() -> str:
     """Every recipe field with its type, default and description, generated from the schema (docs/recipes.md)."""
-    sections = [
-        ("top level", Recipe), ("model", ModelConfig), ("stages.N.lora", LoraConfig),
-        ("data", DataConfig), ("stages.N (type: sft)", SFTStage), ("stages.N (type: grpo)", GRPOStage),
-        ("rewards.NAME", RewardSpec), ("eval", EvalSettings), ("tracking", TrackingConfig),
-        ("cost", CostConfig),
-    ]
+    from polyreason.train.stages import STAGE_TYPES
+
+    sections = [("top level", Recipe), ("model", ModelConfig), ("data", DataConfig),
+                ("stages.N.{data,model}: {from: NAME}", StageRef), ("stages.N.lora", LoraConfig)]
+    sections += [(f"stages.N (type: {name})", st.settings) for name, st in STAGE_TYPES.items()]
+    sections += [("rewards.NAME", RewardSpec), ("eval", EvalSettings), ("tracking", TrackingConfig),
+                 ("cost", CostConfig)]
     out = ["# Recipe reference", "", "Generated from `polyreason.config` by `polyreason recipe reference`; "
            "do not edit by hand.", ""]
     for title, model in sections:
@@ -854,5 +792,23 @@ def _type_text(annotation: Any) -> str:
     text = re.sub(r"Annotated\[([^,\]]+), AfterValidator\([^)]*\)\]", r"\1", text)  # DataSource -> str
     text = re.sub(r"^Optional\[(.*)\]$", r"\1 | None", text)
     if "discriminator" in text:
-        return "list of stages (sft or grpo)"
+        from polyreason.train.stages import STAGE_TYPES
+
+        return "list of stages (" + " | ".join(STAGE_TYPES) + ")"
     return text.replace("<class '", "").replace("'>", "")
+
+
+# Moved to their stage modules; importable from here as before.
+_MOVED = {"SFTStage": "polyreason.train.stages.sft", "GRPOStage": "polyreason.train.stages.grpo"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'polyreason.config' has no attribute {name!r}")
+
+
+# The stage registry imports the stage modules (which import this one) and completes Recipe.stages.
+import polyreason.train.stages  # noqa: E402, F401

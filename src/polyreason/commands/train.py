@@ -33,21 +33,23 @@ def train(
     price_per_hour: float = PriceOption,
     output_dir: str = OldOutputOption,
 ) -> None:
-    """Run the recipe's stages in order (SFT, GRPO or both); each stage's final model feeds the next."""
+    """Run the recipe's stages in order (training, synthetic data, evaluation, data steps); each stage's
+    outputs feed the stages after it."""
     from polyreason.config import load_recipe
     from polyreason.train import run_recipe
+    from polyreason.train.stages import stage_type
 
     output = renamed(output, output_dir, old="--output-dir", new="-o/--output")
     recipe = load_recipe(recipe_path, with_price(overrides, price_per_hour))
     console = Console()
-    stages = " → ".join(s.type if s.type == "sft" else f"grpo({s.preset})" for s in recipe.stages)
+    stages = " → ".join(stage_type(s.type).label(s) for s in recipe.stages)
     out = output or recipe.output_dir
     console.print(f"[bold]training[/] {recipe.name}: model {recipe.model.spec}, stages {stages} → {out}",
                   highlight=False)
     result = run_recipe(recipe, out, resume=resume)
-    rows = [[f"{st.index} {st.type}", str(st.steps), "skipped" if st.skipped else f"{st.runtime_s:.0f} s",
-             str(st.model_dir)] for st in result.stages]
-    print_table(console, "stages", ("stage", "steps", "time", "model"), rows)
+    rows = [[f"{st.index} {st.type}" + ("" if st.name == f"{st.index}-{st.type}" else f" {st.name}"), str(st.steps) if stage_type(st.type).trains else "–",
+             "skipped" if st.skipped else f"{st.runtime_s:.0f} s", _stage_output(st)] for st in result.stages]
+    print_table(console, "stages", ("stage", "steps", "time", "output"), rows)
     print_cost(console, Path(result.output_dir) / "summary.json")
     console.print(f"final model: {result.model_dir}\nmetrics: {result.metrics_path}\n"
                   f"summary: {Path(result.output_dir) / 'summary.json'}", highlight=False)
@@ -95,6 +97,15 @@ def quickstart(
                   highlight=False)
     console.print(f"files: {result.output_dir} (quickstart.json, metrics.jsonl, completions.jsonl, "
                   f"heldout-*.jsonl); final model: {result.model_dir}", highlight=False)
+
+
+def _stage_output(st) -> str:  # noqa: ANN001 - a StageResult
+    """What a stage left: its model, its rows, or its headline eval scores."""
+    if st.model_dir or st.data:
+        return str(st.model_dir or st.data)
+    benchmarks = (st.summary.get("eval") or {}).get("benchmarks") or {}
+    scores = [f"{name} {b['pass@1']:.1%}" for name, b in benchmarks.items() if isinstance(b.get("pass@1"), int | float)]
+    return ", ".join(scores) or "–"
 
 
 def with_price(overrides: list[str] | None, price_per_hour: float | None) -> list[str]:

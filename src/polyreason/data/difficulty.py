@@ -77,7 +77,7 @@ def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, 
 
     Each written row gains ``pass_rate``, ``n_correct``, ``n_samples``, ``difficulty`` and
     ``difficulty_model`` (and, with ``keep_samples``, ``samples``: the completions and their verdicts).
-    Returns counts per difficulty.
+    Returns counts per difficulty and the tokens generated (``tokens_generated``).
     """
     from polyreason.prompts import build_messages
 
@@ -86,7 +86,7 @@ def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, 
     check = verifier or default_verifier()
     writer = ResumableJsonl(output, resume=resume)
     counts: Counter = Counter()
-    skipped = 0
+    skipped = tokens = 0
 
     def todo() -> Iterator[dict]:
         nonlocal skipped
@@ -105,8 +105,10 @@ def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, 
         for batch in report.items(_batches(todo(), batch_size)):
             convs = [build_messages(problem_text(r), r.get("language", "en")) for r in batch]
             params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-            outs = texts(generator.chat(convs, params, n=k, seed=_batch_seed(seed, batch[0]["id"]),
-                                        progress=report.share(len(batch) * k)))
+            generated = generator.chat(convs, params, n=k, seed=_batch_seed(seed, batch[0]["id"]),
+                                       progress=report.share(len(batch) * k))
+            tokens += sum(g.n_tokens or 0 for gens in generated for g in gens)
+            outs = texts(generated)
             for row, completions in zip(batch, outs, strict=True):
                 verdicts = [check(str(row["answer"]), c, row.get("language", "en")) for c in completions]
                 rate = None if any(v is None for v in verdicts) else sum(bool(v) for v in verdicts) / len(verdicts)
@@ -121,7 +123,7 @@ def estimate_difficulty(rows: Iterable[dict], generator, output: str | Path, *, 
         raise
     writer.finish()
     return {"counts": dict(counts), "n_written": sum(counts.values()), "n_resumed": skipped,
-            "output": str(output)}
+            "tokens_generated": tokens, "output": str(output)}
 
 
 # -------------------------------------------------------------------------------------------------- mix

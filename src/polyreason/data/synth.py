@@ -2,7 +2,8 @@
 
 ``synthesize`` samples ``n`` completions per RL row, keeps those whose answer verifies against the gold (and,
 with ``require_format``, that follow the ``<think>…</think> … \\boxed{}`` convention), and writes SFT rows with
-provenance ``synth = {model, system_prompt, temperature, n_samples, n_correct}``.
+provenance ``synth = {model, system_prompt, temperature, n_samples, n_correct}``.  Both report the tokens
+generated in this call (``tokens_generated``, as the backend counts them) for cost accounting.
 
 ``judge_rows`` scores SFT rows with an LLM judge (rubric prompt, 1-10) and keeps those at or above
 ``min_score``; ``judge = {model, scores, score}`` is added to every kept row.  :func:`parse_score` reads the
@@ -106,8 +107,10 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
                 require_answer(row)
             prefixes = [build_messages(problem_text(r), r.get("language", "en"), system) for r in batch]
             params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
-            outs = texts(generator.chat(prefixes, params, n=n, seed=_batch_seed(seed, batch[0]["id"]),
-                                        progress=report.share(len(batch) * n)))
+            generated = generator.chat(prefixes, params, n=n, seed=_batch_seed(seed, batch[0]["id"]),
+                                       progress=report.share(len(batch) * n))
+            stats["tokens"] += generated_tokens(generated)
+            outs = texts(generated)
             for row, prefix, completions in zip(batch, prefixes, outs, strict=True):
                 lang = row.get("language", "en")
                 correct = [c.strip() for c in completions if check(str(row["answer"]), c, lang)]
@@ -134,7 +137,8 @@ def synthesize(rows: Iterable[dict], generator, output: str | Path, *, n: int = 
         raise
     writer.finish()
     return {"n_written": stats["written"], "n_without_trace": stats["no_trace"], "n_samples": stats["samples"],
-            "n_verified": stats["verified"], "n_usable": stats["usable"], "n_resumed": stats["resumed"], "output": str(output)}
+            "n_verified": stats["verified"], "n_usable": stats["usable"], "n_resumed": stats["resumed"],
+            "tokens_generated": stats["tokens"], "output": str(output)}
 
 
 def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score: float = 7.0, n: int = 1,
@@ -165,8 +169,10 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
                               {"role": "user", "content": JUDGE_USER.format(
                                   problem=problem_text(r), answer=r.get("answer", "?"), solution=solution)}])
             params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens)
-            outs = texts(generator.chat(convs, params, n=n, seed=_batch_seed(seed, batch[0]["id"]),
-                                        progress=report.share(len(batch) * n)))
+            generated = generator.chat(convs, params, n=n, seed=_batch_seed(seed, batch[0]["id"]),
+                                       progress=report.share(len(batch) * n))
+            stats["tokens"] += generated_tokens(generated)
+            outs = texts(generated)
             for row, replies in zip(batch, outs, strict=True):
                 scores = [parse_score(t) for t in replies]
                 valid = [s for s in scores if s is not None]
@@ -187,8 +193,14 @@ def judge_rows(rows: Iterable[dict], generator, output: str | Path, *, min_score
         rej.close()
     writer.finish()
     return {"n_judged": stats["judged"], "n_kept": stats["kept"], "n_below": stats["below"],
-            "n_unscored": stats["unscored"], "n_resumed": stats["resumed"], "output": str(output),
+            "n_unscored": stats["unscored"], "n_resumed": stats["resumed"], "tokens_generated": stats["tokens"],
+            "output": str(output),
             "rejects": str(rejects)}
+
+
+def generated_tokens(outputs: list[list]) -> int:
+    """Tokens a backend reported generating for a ``chat`` result (0 where a server reports none)."""
+    return sum(g.n_tokens or 0 for row in outputs for g in row)
 
 
 def take(rows: Iterable[dict], limit: int | None) -> Iterable[dict]:

@@ -22,7 +22,8 @@ Definitions:
 * ``tokens_trained``: TRL's own ``num_tokens`` counter from metrics.jsonl (SFT: non-padding tokens of the
   training batches; GRPO: prompt + completion tokens of every generated batch, refills included).  SFT's
   counter restarts when a stage resumes; a drop in the logged values is read as a restart and summed over.
-* ``tokens_generated`` (GRPO): Σ over logged steps of TRL's ``completions/mean_length`` × completions
+* ``tokens_generated``: stages that generate through :mod:`polyreason.generation` (synth, eval, difficulty)
+  record the backend's exact count in their usage.json.  GRPO: Σ over logged steps of TRL's ``completions/mean_length`` × completions
   generated in those steps (per_device_batch_size × gradient_accumulation_steps × processes ÷ num_iterations,
   × (1 + dynamic-sampling refill rounds)): an estimate from the logs, not a recount.  Eval: exact (the
   backend's counts), for the samples generated in this run (cache hits cost nothing).
@@ -289,6 +290,8 @@ def train_cost(recipe: Any, usages: list[dict[str, Any] | None], records: list[d
         stage = recipe.stages[index]
         world = (usage or {}).get("processes", 1)
         trained, generated = stage_tokens([r for r in records if r.get("stage") == index], stage, world)
+        if (usage or {}).get("tokens_generated") is not None:  # counted by the backend (synth, eval stages)
+            generated = usage["tokens_generated"]
         stages.append(stage_cost(usage, index=index, type=stage.type, tokens_trained=trained,
                                  tokens_generated=generated, price_per_hour=price))
     return {"price_per_hour": price, "stages": stages, "total": total_cost(stages, price)}

@@ -116,7 +116,7 @@ def _evals_of(path: Path, summary: dict[str, Any] | None) -> dict[str, dict[str,
     for stage in (summary or {}).get("stages", []):
         results = stage.get("eval") if isinstance(stage.get("eval"), dict) else stage
         if isinstance(results, dict) and isinstance(results.get("benchmarks"), dict):
-            out[f"{stage.get('index')}-{stage.get('type', 'eval')}"] = results
+            out[stage.get("name") or f"{stage.get('index')}-{stage.get('type', 'eval')}"] = results
     for found in sorted((path / "eval").glob("**/summary.json")) if (path / "eval").is_dir() else []:
         data = read_json(found)
         if isinstance(data, dict) and isinstance(data.get("benchmarks"), dict):
@@ -182,11 +182,14 @@ def run_metrics(run: RunData) -> dict[str, float]:
             if isinstance(score.get(key), int | float):
                 out[f"heldout {score.get('label')} {key}"] = float(score[key])
     for label, summary in run.evals.items():
-        # "eval" (an eval run), "eval/<name>" (results under the run: "eval <name>"), "<i>-eval" (a stage)
-        prefix = ("eval " + label[4:].strip("/")).strip() if label.startswith("eval") else label
+        # "eval" (an eval run), "eval/<name>" (results under the run: "eval <name>"), a stage's name ("<i>-eval")
+        prefix = "eval " + label[5:] if label.startswith("eval/") else label
         for bench, result in summary.get("benchmarks", {}).items():
             if isinstance(result.get("pass@1"), int | float):
                 out[f"{prefix} {bench} pass@1"] = float(result["pass@1"])
+            compliance = (result.get("language_metrics") or {}).get("reasoning_compliance")
+            if result.get("language") not in (None, "en") and isinstance(compliance, int | float):
+                out[f"{prefix} {bench} reasoning in {result['language']}"] = float(compliance)
     total = (run.cost or {}).get("total", {})
     for key, label, scale in COST_METRICS:
         if isinstance(total.get(key), int | float):

@@ -22,9 +22,12 @@ The functions return plain dicts so the mapping can be inspected and tested with
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from polyreason.config import GRPOStage, Recipe, SFTStage
+if TYPE_CHECKING:
+    from polyreason.config import Recipe
+    from polyreason.train.stages.grpo import GRPOStage
+    from polyreason.train.stages.sft import SFTStage
 
 
 def resolve_bf16(value: bool | str) -> bool:

@@ -1,48 +1,58 @@
-"""Run a recipe's stages in order; each stage's final model feeds the next.
+"""Run a recipe's stages in order; each stage's outputs feed the stages after it.
+
+What a stage does is its type's business (:mod:`polyreason.train.stages`, one module per type); this module
+owns what every stage shares: order, directories, resolving ``{from: NAME}``, the model that flows from stage to
+stage, cost metering, resume and the run's files.
 
 Output directory layout::
 
     OUT/recipe.yaml           the fully resolved recipe
-    OUT/metrics.jsonl         one record per logged step: {stage, stage_type, step, time, loss, learning_rate, …}
+    OUT/metrics.jsonl         one record per logged training step: {stage, stage_type, step, time, loss, …}
     OUT/completions.jsonl     a sample of GRPO completions per logged step (prompt, completion, rewards, advantage)
-    OUT/stages/<i>-<type>/    the stage's TRL output: checkpoint-<step>/ (model, optimizer, scheduler, RNG state)
-    OUT/stages/<i>-<type>/final/   the stage's final model (the last stage writes OUT/model/ instead)
-    OUT/model/                the run's final model (+ tokenizer)
-    OUT/stages/<i>-<type>/usage.json   the stage's wall time, device, peak memory (polyreason.report.cost)
-    OUT/summary.json          per-stage runtime, steps, last metrics, cost; where the final model is (rewritten
-                              after every stage, so a killed run keeps the record of the stages it finished;
-                              ``finished`` is true once every stage is)
+    OUT/stages/<name>/        one directory per stage (<name>: its ``name:``, else <index>-<type>, e.g. 0-sft):
+        checkpoint-<step>/    training stages: TRL checkpoints (model, optimizer, scheduler, RNG state)
+        final/                training stages: the final model (the last model-writing stage: OUT/model)
+        data.jsonl            data stages (synth, dedup, …): the rows they wrote
+        summary.json …        eval stages: the evaluation run's files
+        usage.json            wall time, device, peak memory, tokens generated (polyreason.report.cost)
+        stage.json            the stage's outcome, written as its last act (the "finished" mark of data and
+                              eval stages)
+    OUT/model/                the run's final model (+ tokenizer): written by the last stage that writes a model
+    OUT/summary.json          per-stage records (steps, time, last metrics, eval results, data counts), cost and
+                              where the final model is; rewritten after every stage, so a killed run keeps the
+                              record of the stages it finished (``finished`` is true once every stage is)
 
-Before the first stage runs, every stage's data source yields its first row (a missing file or an unreachable
-hub dataset fails then, not after an hour of SFT).  The output directory is locked for the run (a second
-``polyreason train`` on it stops at once, exit code 2); files are written through :mod:`polyreason.files`.
+The model flows: a stage works on its ``model`` input when it has one (``{from: NAME}``, or a spec where its
+type allows), else on the last model an earlier stage wrote (``model.spec`` before any).
 
-Resume (``resume=True``): finished stages (final model present) are skipped and keep their summary entry as it
-was; the interrupted stage restarts from its last checkpoint, and metrics/completions logged after that
-checkpoint are dropped first, so the files end with no duplicated and no missing steps.  A checkpoint at the
-stage's last step (a kill during the final save) is not trained further: its model is saved as the final one.
+Before the first stage runs, every data source a stage names yields its first row and each type's preflight
+runs (eval: its benchmarks load), so a missing file fails then, not after an hour of SFT.  The output directory
+is locked for the run (a second ``polyreason train`` on it stops at once, exit code 2); files are written
+through :mod:`polyreason.files`.
+
+Resume (``resume=True``): a stage its type calls finished (training: the final model is complete; the others:
+``stage.json`` exists) is skipped and keeps its summary entry as it was; an interrupted stage continues as its
+type says (training from its last checkpoint, generation from the rows it had written, evaluation from its
+cache).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyreason.config import GRPOStage, Recipe, SFTStage, dump_recipe
+from polyreason.config import Recipe, StageRef, dump_recipe
 from polyreason.errors import UserError
 from polyreason.files import ensure_dir, output_lock, read_jsonl, write_json, write_text
 from polyreason.report import cost
-from polyreason.train import args as targs
-from polyreason.train.callbacks import CheckpointIsFinal, make_callbacks, truncate_jsonl
-from polyreason.train.datasets import grpo_records, sft_records, to_dataset
+from polyreason.train.stages import STAGE_TYPES, Source, StageContext, StageOutcome, data_source
+from polyreason.train.stages.base import RECORD_FILE
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +66,13 @@ class StageResult:
 
     index: int
     type: str
-    model_dir: str
+    model_dir: str | None  # the model the stage wrote (None: it writes none)
     steps: int
     runtime_s: float
     skipped: bool = False
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)  # its record: trainer summary, eval results, counts…
+    name: str = ""
+    data: str | None = None  # the rows file it wrote
 
 
 @dataclass
@@ -68,32 +80,34 @@ class RunResult:
     """What a whole run produced."""
 
     output_dir: str
-    model_dir: str
+    model_dir: str  # the final model: the last one a stage wrote (model.spec when none did)
     stages: list[StageResult]
     metrics_path: str
     runtime_s: float
 
 
-def stage_dir(out: Path, index: int, stage: SFTStage | GRPOStage) -> Path:
-    return out / "stages" / f"{index}-{stage.type}"
+@dataclass(frozen=True)
+class _Plan:
+    """Where each stage lives, fixed before anything runs."""
+
+    names: list[str]
+    directories: list[Path]
+    model_targets: list[Path | None]
 
 
-def final_dir(out: Path, index: int, recipe: Recipe) -> Path:
-    """Where stage ``index`` saves its final model (the last stage: OUT/model)."""
-    if index == len(recipe.stages) - 1:
-        return out / "model"
-    return stage_dir(out, index, recipe.stages[index]) / "final"
+def _plan(recipe: Recipe, out: Path) -> _Plan:
+    names = [stage.stage_name(i) for i, stage in enumerate(recipe.stages)]
+    writers = [i for i, stage in enumerate(recipe.stages) if STAGE_TYPES[stage.type].produces_model]
+    directories = [out / "stages" / name for name in names]
+    targets: list[Path | None] = [None] * len(names)
+    for i in writers:
+        targets[i] = out / "model" if i == writers[-1] else directories[i] / "final"
+    return _Plan(names, directories, targets)
 
 
-def last_checkpoint(directory: Path) -> Path | None:
-    """The highest-numbered complete ``checkpoint-N`` directory (one with trainer_state.json), if any."""
-    best: tuple[int, Path] | None = None
-    for child in directory.glob("checkpoint-*"):
-        suffix = child.name.rsplit("-", 1)[-1]
-        if suffix.isdigit() and (child / "trainer_state.json").is_file():
-            if best is None or int(suffix) > best[0]:
-                best = (int(suffix), child)
-    return best[1] if best else None
+def stage_dir(out: Path, index: int, recipe: Recipe) -> Path:
+    """Stage ``index``'s directory: OUT/stages/<name>."""
+    return out / "stages" / recipe.stages[index].stage_name(index)
 
 
 def run_recipe(
@@ -104,7 +118,10 @@ def run_recipe(
     reward_factory: RewardFactory | None = None,
     on_stage_end: StageHook | None = None,
 ) -> RunResult:
-    """Run every stage of ``recipe`` and return where things went (see the module docstring)."""
+    """Run every stage of ``recipe`` and return where things went (see the module docstring).
+
+    ``on_stage_end(index, stage, model)`` is called after each stage with the current model.
+    """
     out = Path(output_dir or recipe.output_dir)
     check_trackers(recipe.tracking.report_to)
     with output_lock(out, directory=True, hold=is_main_process()):
@@ -119,39 +136,131 @@ def is_main_process() -> bool:
 def _run_recipe(recipe: Recipe, out: Path, resume: bool, reward_factory: RewardFactory | None,
                 on_stage_end: StageHook | None) -> RunResult:
     _prepare_output(out, recipe, resume)
+    plan = _plan(recipe, out)
     previous = _previous_stages(out) if resume else {}
-    todo = [i for i in range(len(recipe.stages)) if not (resume and _is_complete(final_dir(out, i, recipe)))]
+    done: dict[int, StageOutcome] = {}
+    for i, stage in enumerate(recipe.stages):
+        found = STAGE_TYPES[stage.type].finished(plan.directories[i], plan.model_targets[i]) if resume else None
+        if found is not None:
+            if found.data:  # the run directory may have moved since: the rows are where the stage writes them
+                found.data = str(plan.directories[i] / Path(found.data).name)
+            done[i] = found
+    todo = [i for i in range(len(recipe.stages)) if i not in done]
     check_data_sources(recipe, todo)
+    for i in todo:
+        STAGE_TYPES[recipe.stages[i].type].preflight(recipe, i)
     metrics_path = out / "metrics.jsonl"
+    if is_main_process() and not metrics_path.exists():  # marks the directory as a run (sweeps resume those)
+        write_text(metrics_path, "")
     start = time.monotonic()
-    model_spec = recipe.model.spec
+    model = recipe.model.spec
+    outcomes: dict[str, StageOutcome] = {}
     results: list[StageResult] = []
     for index, stage in enumerate(recipe.stages):
-        target = final_dir(out, index, recipe)
-        if index not in todo:
-            log.info("stage %d (%s) already finished: %s", index, stage.type, target)
-            results.append(_finished_stage(out, index, stage, target, previous.get(index)))
+        name = plan.names[index]
+        if index in done:
+            log.info("stage %d (%s) already finished: %s", index, name, plan.directories[index])
+            outcome = done[index]
+            results.append(_result(index, stage, name, outcome, 0.0, skipped=True, record=previous.get(index)))
         else:
-            results.append(
-                _run_stage(recipe, index, stage, model_spec, out, resume=resume, reward_factory=reward_factory)
-            )
-        model_spec = str(target)
-        result = RunResult(str(out), model_spec, results, str(metrics_path), time.monotonic() - start)
+            ctx = _context(recipe, index, plan, out, outcomes, model, resume, reward_factory)
+            outcome, wall = _run_stage(ctx)
+            results.append(_result(index, stage, name, outcome, wall))
+        outcomes[name] = outcome
+        model = outcome.model_dir or model
+        result = RunResult(str(out), model, results, str(metrics_path), time.monotonic() - start)
         if is_main_process():
             write_json(out / "summary.json", _summary(recipe, result, previous))
         if on_stage_end is not None:
-            on_stage_end(index, stage, model_spec)
+            on_stage_end(index, stage, model)
     return result
 
 
+def _context(recipe: Recipe, index: int, plan: _Plan, out: Path, outcomes: dict[str, StageOutcome],
+             model: str, resume: bool, reward_factory: RewardFactory | None) -> StageContext:
+    """Stage ``index``'s inputs resolved: ``{from: NAME}`` → that stage's model directory or rows file."""
+    stage = recipe.stages[index]
+    wanted = getattr(stage, "model", None)
+    if isinstance(wanted, StageRef):
+        model = outcomes[wanted.stage].model_dir or model
+    elif isinstance(wanted, str):
+        model = wanted
+    data: Source | None = None
+    ref = getattr(stage, "data", None)
+    if isinstance(ref, StageRef):
+        data = Source(str(outcomes[ref.stage].data), produced_by=ref.stage)
+    elif STAGE_TYPES[stage.type].data is not None:
+        data = Source(str(data_source(recipe, index)))
+    return StageContext(recipe=recipe, index=index, settings=stage, name=plan.names[index], run_dir=out,
+                        directory=plan.directories[index], model=model, data=data,
+                        model_target=plan.model_targets[index], resume=resume, reward_factory=reward_factory)
+
+
+def stage_context(recipe: Recipe, index: int, output_dir: str | Path, *, resume: bool = False) -> StageContext:
+    """Stage ``index``'s context as a run would build it, without running anything before it (tools, tests:
+    e.g. a stage type's ``build_trainer``).  Its ``{from: NAME}`` inputs are resolved to where those stages write."""
+    out = Path(output_dir)
+    plan = _plan(recipe, out)
+    outcomes = {name: StageOutcome(model_dir=str(target) if target else None, data=str(directory / "data.jsonl"))
+                for name, directory, target in zip(plan.names, plan.directories, plan.model_targets, strict=True)}
+    return _context(recipe, index, plan, out, outcomes, recipe.model.spec, resume, None)
+
+
+def _run_stage(ctx: StageContext) -> tuple[StageOutcome, float]:
+    """Run one stage, metered; write its usage.json and stage.json.  Returns the outcome and its wall time.
+
+    Under a distributed launch every process trains together, but the other stage types run in the main
+    process only; the others wait for its ``stage.json`` and read the outcome from it.
+    """
+    ctx.directory.mkdir(parents=True, exist_ok=True)
+    if not is_main_process() and not STAGE_TYPES[ctx.settings.type].trains:
+        return _wait_for_main(ctx), 0.0
+    log.info("stage %d (%s): %s", ctx.index, ctx.name, STAGE_TYPES[ctx.settings.type].about)
+    meter = cost.StageMeter.start(device_count=ctx.recipe.cost.device_count)
+    outcome = STAGE_TYPES[ctx.settings.type].run(ctx)
+    usage = meter.finish()
+    if outcome.tokens_generated is not None:
+        usage["tokens_generated"] = outcome.tokens_generated
+    if is_main_process():
+        write_json(ctx.directory / cost.USAGE_FILE, usage)
+        write_json(ctx.directory / RECORD_FILE, outcome.to_json())
+    return outcome, float(usage["wall_s"])
+
+
+def _wait_for_main(ctx: StageContext, poll_s: float = 2.0) -> StageOutcome:
+    """The outcome the main process records for a stage it runs alone (an unfinished stage has no
+    stage.json: a finished one is skipped before it runs)."""
+    from polyreason.train.stages.base import recorded_outcome
+
+    while (outcome := recorded_outcome(ctx.directory)) is None:
+        time.sleep(poll_s)
+    return outcome
+
+
+def _result(index: int, stage: Any, name: str, outcome: StageOutcome, wall: float, *, skipped: bool = False,
+            record: dict[str, Any] | None = None) -> StageResult:
+    """A StageResult; for a skipped stage, steps and time come from the summary an earlier attempt wrote."""
+    steps, runtime = outcome.steps, outcome.runtime_s if outcome.runtime_s is not None else wall
+    if skipped:
+        runtime = float((record or {}).get("runtime_s") or outcome.runtime_s or 0.0)
+        steps = int((record or {}).get("steps") or steps)
+    return StageResult(index, stage.type, outcome.model_dir, steps, runtime, skipped=skipped,
+                       summary=dict(outcome.record), name=name, data=outcome.data)
+
+
 def check_data_sources(recipe: Recipe, stages: list[int]) -> None:
-    """Read the first row of every data source the given stages use (UserError if one cannot be read)."""
+    """Read the first row of every data source the given stages name (UserError if one cannot be read).
+
+    Rows an earlier stage will write (``{from: NAME}``) are not checked: they do not exist yet.
+    """
     from polyreason.data import load_rows
 
     seen: set[tuple[str, str]] = set()
     for index in stages:
-        stage = recipe.stages[index]
-        source, kind = (sft_source(recipe, stage), "sft") if isinstance(stage, SFTStage) else (recipe.data.train, "rl")
+        source = data_source(recipe, index)
+        if source is None:
+            continue
+        kind = STAGE_TYPES[recipe.stages[index].type].data.kind
         if (source, kind) in seen:
             continue
         seen.add((source, kind))
@@ -173,18 +282,6 @@ def _previous_stages(out: Path) -> dict[int, dict[str, Any]]:
     return {s["index"]: s for s in stages if isinstance(s, dict) and isinstance(s.get("index"), int)}
 
 
-def _finished_stage(out: Path, index: int, stage: SFTStage | GRPOStage, target: Path,
-                    record: dict[str, Any] | None) -> StageResult:
-    """A stage an earlier attempt finished: its recorded steps and time (else the steps of its last checkpoint)."""
-    if record is not None:
-        return StageResult(index, stage.type, str(target), int(record.get("steps") or 0),
-                           float(record.get("runtime_s") or 0.0), skipped=True,
-                           summary=dict(record.get("trainer_summary") or {}))
-    checkpoint = last_checkpoint(stage_dir(out, index, stage))
-    steps = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
-    return StageResult(index, stage.type, str(target), steps, 0.0, skipped=True)
-
-
 _TRACKER_MODULES = {"wandb": ("wandb",), "trackio": ("trackio",), "tensorboard": ("tensorboard", "tensorboardX")}
 
 
@@ -202,7 +299,7 @@ def check_trackers(report_to: list[str]) -> None:
 
 
 def _prepare_output(out: Path, recipe: Recipe, resume: bool) -> None:
-    if not resume and (out / "metrics.jsonl").exists():
+    if not resume and ((out / "metrics.jsonl").exists() or (out / "summary.json").exists()):
         raise UserError(
             f"output directory {str(out)!r} already holds a run; fix: pass --resume to continue it, or choose "
             "another -o/--output"
@@ -217,310 +314,6 @@ def _prepare_output(out: Path, recipe: Recipe, resume: bool) -> None:
     write_text(saved, text)
 
 
-def _is_complete(directory: Path) -> bool:
-    return (directory / "config.json").is_file() or (directory / "adapter_config.json").is_file()
-
-
-def _run_stage(
-    recipe: Recipe,
-    index: int,
-    stage: SFTStage | GRPOStage,
-    model_spec: str,
-    out: Path,
-    *,
-    resume: bool,
-    reward_factory: RewardFactory | None,
-) -> StageResult:
-    sdir = stage_dir(out, index, stage)
-    sdir.mkdir(parents=True, exist_ok=True)
-    checkpoint = last_checkpoint(sdir) if resume else None
-    if not is_main_process():
-        pass  # only rank 0 writes (and so trims) the run's log files
-    elif checkpoint is not None:
-        step = int(checkpoint.name.rsplit("-", 1)[-1])
-        truncate_jsonl(out / "metrics.jsonl", index, step)
-        truncate_jsonl(out / "completions.jsonl", index, step)
-        log.info("stage %d (%s): resuming from %s", index, stage.type, checkpoint)
-    else:
-        # a fresh start of this stage: forget whatever a killed earlier attempt logged for it
-        truncate_jsonl(out / "metrics.jsonl", index, -1)
-        truncate_jsonl(out / "completions.jsonl", index, -1)
-    meter = cost.StageMeter.start(device_count=recipe.cost.device_count)
-    model, tokenizer = load_for_training(recipe, model_spec)
-    if stage.trainable_layers is not None:
-        from polyreason.train.freeze import train_top_layers
-
-        train_top_layers(model, stage.trainable_layers)
-    if isinstance(stage, SFTStage):
-        trainer = _sft_trainer(recipe, index, stage, model, tokenizer, sdir)
-    else:
-        trainer = _grpo_trainer(recipe, index, stage, model, tokenizer, sdir, out, reward_factory)
-    callbacks = make_callbacks(out / "metrics.jsonl", index, stage.type)
-    heldout = _heldout_callback(recipe, index, stage, out / "metrics.jsonl")
-    _install_callbacks(trainer, callbacks + ([heldout] if heldout is not None else []))
-    started = time.monotonic()
-    try:
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    except CheckpointIsFinal:  # killed during the final save: the checkpoint holds the trained model
-        log.info("stage %d (%s): %s is the last step; saving its model without training", index, stage.type,
-                 checkpoint)
-    runtime = time.monotonic() - started
-    target = final_dir(out, index, recipe)
-    save_final(trainer, tokenizer, target)
-    meter.finish(sdir / cost.USAGE_FILE)
-    summary = dict(callbacks[0].summary)
-    return StageResult(index, stage.type, str(target), trainer.state.global_step, runtime, summary=summary)
-
-
-def _heldout_callback(recipe: Recipe, index: int, stage: SFTStage | GRPOStage, metrics_path: Path) -> Any:
-    """The periodic held-out evaluation of ``tracking.heldout`` for this stage, or None."""
-    cfg = recipe.tracking.heldout
-    if cfg is None or stage.type not in cfg.stages:
-        return None
-    from polyreason.data import load_rows
-    from polyreason.train.heldout import make_heldout_callback
-
-    problems = list(load_rows(cfg.source or recipe.data.train, split=cfg.split, kind="rl",
-                              language=recipe.language, limit=cfg.problems))
-    if not problems:
-        raise UserError(f"tracking.heldout: no problems in split {cfg.split!r} of {cfg.source or recipe.data.train}; "
-                        "fix: set tracking.heldout.source/split to a source with held-out rows")
-    max_new = cfg.max_new_tokens or getattr(stage, "max_completion_length", None) or 64
-    rewards = recipe.stage_rewards(stage) if isinstance(stage, GRPOStage) else recipe.rewards
-
-    def on_record(step: int, values: dict[str, Any]) -> None:
-        record = {"stage": index, "stage_type": stage.type, "step": step, "time": time.time(), **values}
-        with metrics_path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-        log.info("stage %d step %d: held-out accuracy %.3f (%d problems)", index, step,
-                 values["heldout/accuracy"], values["heldout/n"])
-
-    return make_heldout_callback(
-        problems, every=cfg.every, at_start=cfg.at_start, max_new_tokens=max_new,
-        reward_weights={name: spec.weight for name, spec in rewards.items()},
-        reward_params={name: dict(spec.params) for name, spec in rewards.items()},
-        on_record=on_record, system_prompt=recipe.data.system_prompt,
-    )
-
-
-def _install_callbacks(trainer: Any, callbacks: list[Any]) -> None:
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    trainer.remove_callback(PrinterCallback)  # it prints raw log dicts to stdout
-    trainer.remove_callback(ProgressCallback)
-    for cb in callbacks:
-        trainer.add_callback(cb)
-
-
-def load_for_training(recipe: Recipe, spec: str) -> tuple[Any, Any]:
-    """Model (not moved: the Trainer places it) and tokenizer for a stage."""
-    from transformers import AutoModelForCausalLM
-
-    from polyreason.models import load_tokenizer, loading_errors, resolve_dtype, resolve_model_path
-
-    path = resolve_model_path(spec)
-    kwargs: dict[str, Any] = {"dtype": resolve_dtype(recipe.model.dtype),
-                              "trust_remote_code": recipe.model.trust_remote_code}
-    if recipe.model.attn_implementation:
-        kwargs["attn_implementation"] = recipe.model.attn_implementation
-    with loading_errors(spec):
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    tokenizer = load_tokenizer(spec, trust_remote_code=recipe.model.trust_remote_code)
-    return model, tokenizer
-
-
-def _peft_config(stage: SFTStage | GRPOStage) -> Any:
-    if stage.lora is None:
-        return None
-    from peft import LoraConfig
-
-    lora = stage.lora
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
-
-
-def _load_rows(source: str, recipe: Recipe, kind: str) -> list[dict[str, Any]]:
-    from polyreason.data import load_rows
-
-    return list(load_rows(source, split=recipe.data.split, column_map=recipe.data.column_map or None, kind=kind,
-                          language=recipe.language, limit=recipe.data.limit))
-
-
-def sft_source(recipe: Recipe, stage: SFTStage) -> str:
-    """The SFT data source: the stage's, else data.sft, else synthetic traces in the recipe's language."""
-    return stage.data or recipe.data.sft or f"synthetic:256:{recipe.language}"
-
-
-def _sft_trainer(recipe: Recipe, index: int, stage: SFTStage, model: Any, tokenizer: Any, sdir: Path) -> Any:
-    from trl import SFTTrainer
-
-    rows = _load_rows(sft_source(recipe, stage), recipe, "sft")
-    dataset = to_dataset(sft_records(rows, tokenizer, system_prompt=recipe.data.system_prompt,
-                                     language=recipe.language))
-    config = targs.build_sft_config(recipe, stage, str(sdir))
-    if stage.packing:  # packed samples are kept apart by position ids; the attention must honour them
-        model.set_attn_implementation(targs.packing_attention(recipe, model.dtype))
-    tokenizer.padding_side = "right"  # training pads on the right; generation (GRPO, eval) on the left
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=_peft_config(stage))
-    _check_world(trainer)
-    return trainer
-
-
-def _check_world(trainer: Any) -> None:
-    """Refuse launches where accelerate silently ignored the requested parallelism.
-
-    Two real cases (accelerate 1.15): without GPUs, FSDP and DeepSpeed configs are not enabled (its
-    AcceleratorState switches to FSDP only from the GPU-like multi-device types, and DeepSpeed is skipped on
-    CPU), so N launched processes either train as N independent single processes that each write the model, or
-    as plain DDP while the config promised sharding.
-    """
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
-    if launched > 1 and trainer.accelerator.num_processes == 1:
-        raise UserError(
-            f"launched as {launched} processes, but the trainer runs as 1 (accelerate found no distributed "
-            "backend: no GPUs, and the process was not told to use the CPU); every process would train alone and "
-            "write the model; fix: on CPU set ACCELERATE_USE_CPU=true (gloo), or launch one process"
-        )
-    for env, enabled, name in (("ACCELERATE_USE_FSDP", trainer.is_fsdp_enabled, "FSDP"),
-                               ("ACCELERATE_USE_DEEPSPEED", trainer.is_deepspeed_enabled, "DeepSpeed")):
-        if os.environ.get(env, "false").lower() == "true" and not enabled:
-            raise UserError(
-                f"the accelerate config asks for {name}, but accelerate did not enable it (it needs GPUs; on CPU "
-                f"it would run unsharded DDP instead); fix: use a GPU machine, or a config with distributed_type "
-                "MULTI_GPU plus ACCELERATE_USE_CPU=true for plain data-parallel on CPU"
-            )
-
-
-def build_reward_funcs(
-    rewards: dict[str, Any], reward_factory: RewardFactory | None = None, max_completion_length: int | None = None
-) -> tuple[list[Any], list[float]]:
-    """One TRL reward callable per recipe reward and the matching weights, built as
-    :func:`polyreason.rewards.suite.suite_from_specs` says (``polyreason score --recipe`` builds the same)."""
-    from polyreason.rewards import build_reward, suite_from_specs
-
-    if reward_factory is None:
-
-        def reward_factory(name: str, params: dict[str, Any]) -> Any:
-            return build_reward(name, **params)
-
-    weights, params = suite_from_specs(rewards, max_completion_length)
-    return [reward_factory(name, params[name]) for name in weights], list(weights.values())
-
-
-def _grpo_trainer(
-    recipe: Recipe,
-    index: int,
-    stage: GRPOStage,
-    model: Any,
-    tokenizer: Any,
-    sdir: Path,
-    out: Path,
-    reward_factory: RewardFactory | None,
-) -> Any:
-    from polyreason.train.dynamic import make_trainer_class
-
-    funcs, weights = build_reward_funcs(recipe.stage_rewards(stage), reward_factory, stage.max_completion_length)
-    rows = _load_rows(recipe.data.train, recipe, "rl")
-    dataset = to_dataset(grpo_records(rows, tokenizer, max_prompt_length=stage.max_prompt_length,
-                                      system_prompt=recipe.data.system_prompt, language=recipe.language))
-    config = targs.build_grpo_config(recipe, stage, str(sdir), weights)
-    trainer_cls = make_trainer_class()
-    trainer = trainer_cls(
-        model=model,
-        reward_funcs=funcs,
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=_peft_config(stage),
-        dynamic_sampling=bool(stage.dynamic_sampling),
-        dynamic_sampling_max_rounds=stage.dynamic_sampling_max_rounds,
-        completions_path=str(out / "completions.jsonl") if recipe.tracking.log_completions else None,
-        completions_meta={"stage": index},
-    )
-    _check_world(trainer)
-    return trainer
-
-
-def save_final(trainer: Any, tokenizer: Any, target: Path) -> None:
-    """Save the trained model and tokenizer to ``target`` through the trainer, written once, atomically.
-
-    Every process calls this: ``trainer.save_model`` gathers the full state dict (FSDP: switched to
-    FULL_STATE_DICT for this save; DeepSpeed ZeRO-3: its 16-bit consolidation) and only the main process writes,
-    into ``target.tmp``, which is renamed to ``target`` when complete.  LoRA adapters are merged into the base
-    weights (from the gathered adapter, so it works when parameters are sharded).  With ``push_to_hub`` the final
-    model is uploaded to ``hub_model_id`` too.
-    """
-    acc = trainer.accelerator
-    tmp = target.with_name(target.name + ".tmp")
-    if acc.is_main_process and tmp.exists():
-        shutil.rmtree(tmp)
-    # training pads on the right; generation (GRPO, eval) on the left.  init_kwargs is what save_pretrained
-    # writes to tokenizer_config.json: without it the saved tokenizer reloads with transformers' default (right).
-    tokenizer.padding_side = tokenizer.init_kwargs["padding_side"] = "left"
-    acc.wait_for_everyone()
-    with _full_state_dict(trainer):
-        trainer.save_model(str(tmp), _internal_call=True)  # collective; writes on the main process only
-    if acc.is_main_process:
-        if (tmp / "adapter_config.json").is_file():
-            _merge_adapter(trainer, tmp)
-        tokenizer.save_pretrained(tmp)
-        _check_saved(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-        log.info("final model written to %s by process 0 of %d", target, acc.num_processes)
-        if trainer.args.push_to_hub:
-            _push_final(trainer, target)
-    acc.wait_for_everyone()
-
-
-@contextlib.contextmanager
-def _full_state_dict(trainer: Any) -> Any:
-    """Under FSDP, make ``save_model`` gather a full state dict (it writes nothing for SHARDED_STATE_DICT)."""
-    plugin = getattr(trainer.accelerator.state, "fsdp_plugin", None) if trainer.is_fsdp_enabled else None
-    if plugin is None:
-        yield
-        return
-    before = plugin.state_dict_type
-    plugin.set_state_dict_type("FULL_STATE_DICT")
-    try:
-        yield
-    finally:
-        plugin.set_state_dict_type(before)
-
-
-def _merge_adapter(trainer: Any, directory: Path) -> None:
-    """Replace the adapter ``save_model`` wrote in ``directory`` by base weights with the adapter merged in."""
-    from peft import PeftModel
-
-    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-    base_model = unwrapped.get_base_model()
-    base_path = unwrapped.peft_config["default"].base_model_name_or_path
-    base = type(base_model).from_pretrained(base_path, dtype=base_model.dtype)
-    merged = PeftModel.from_pretrained(base, str(directory)).merge_and_unload()
-    for name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"):
-        (directory / name).unlink(missing_ok=True)
-    merged.save_pretrained(directory, safe_serialization=True)
-
-
-def _check_saved(directory: Path) -> None:
-    if not (directory / "config.json").is_file() or not any(directory.glob("*.safetensors")):
-        raise UserError(
-            f"the final model in {directory} has no config.json or weights (under DeepSpeed ZeRO-3 the 16-bit "
-            "weights are only gathered with zero3_save_16bit_model: true); fix: set it in the accelerate config"
-        )
-
-
-def _push_final(trainer: Any, target: Path) -> None:
-    from huggingface_hub import upload_folder
-
-    repo = trainer.hub_model_id or trainer.args.hub_model_id
-    upload_folder(repo_id=repo, folder_path=str(target), commit_message=f"polyreason: final model ({target.name})",
-                  token=trainer.args.hub_token, revision=trainer.args.hub_revision)
-    log.info("final model pushed to the hub: %s", repo)
-
-
 def _summary(recipe: Recipe, result: RunResult, previous: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     records = list(read_jsonl(result.metrics_path, tolerant=True))
     stages = []
@@ -529,12 +322,12 @@ def _summary(recipe: Recipe, result: RunResult, previous: dict[int, dict[str, An
             stages.append(previous[st.index])  # finished by an earlier attempt: its record as it was
             continue
         last = [r for r in records if r.get("stage") == st.index]
-        stages.append({"index": st.index, "type": st.type, "model_dir": st.model_dir, "steps": st.steps,
-                       "runtime_s": round(st.runtime_s, 2), "skipped": st.skipped,
-                       "logged_steps": len(last), "last_metrics": last[-1] if last else None,
-                       "trainer_summary": st.summary})
-    usages = [cost.read_usage(stage_dir(Path(result.output_dir), st.index, recipe.stages[st.index]) / cost.USAGE_FILE)
-              for st in result.stages]
+        stages.append({"index": st.index, "name": st.name, "type": st.type, "model_dir": st.model_dir,
+                       "data": st.data, "steps": st.steps, "runtime_s": round(st.runtime_s, 2),
+                       "skipped": st.skipped, "logged_steps": len(last), "last_metrics": last[-1] if last else None,
+                       **st.summary})
+    out = Path(result.output_dir)
+    usages = [cost.read_usage(stage_dir(out, st.index, recipe) / cost.USAGE_FILE) for st in result.stages]
     return {"name": recipe.name, "finished": len(result.stages) == len(recipe.stages), "model_dir": result.model_dir,
             "output_dir": result.output_dir, "metrics": result.metrics_path, "runtime_s": round(result.runtime_s, 2),
             "stages": stages, "cost": cost.train_cost(recipe, usages, records, [st.index for st in result.stages])}
