@@ -13,7 +13,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _trainer(tmp_path, **stage):
-    from polyreason.train import runner
+    from polyreason.train.runner import stage_context
+    from polyreason.train.stages import grpo
+    from polyreason.train.stages.training import load_for_training
 
     recipe = recipe_from_dict({
         "model": "tiny-random", "seed": 3, "data": {"train": "synthetic:64:en:easy:add_sub"},
@@ -22,8 +24,8 @@ def _trainer(tmp_path, **stage):
                     "num_generations": 4, "max_completion_length": 12, "save_steps": 100, **stage}],
         "tracking": {"log_completions": False},
     })
-    model, tok = runner.load_for_training(recipe, recipe.model.spec)
-    return runner._grpo_trainer(recipe, 0, recipe.stages[0], model, tok, tmp_path, tmp_path, None)
+    model, tok = load_for_training(recipe, recipe.model.spec)
+    return grpo.build_trainer(stage_context(recipe, 0, tmp_path), model, tok)
 
 
 def _batch():
