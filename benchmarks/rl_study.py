@@ -67,7 +67,7 @@ def run(arms_path: Path, runs: Path, core: str) -> int:
 
 def read_arm(run_dir: Path) -> dict | None:
     metrics = run_dir / "metrics.jsonl"
-    if not (run_dir / "summary.json").exists() or not metrics.exists():
+    if not metrics.exists():
         return None
     records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
     grpo = [r for r in records if r.get("stage_type") == "grpo" and "step_time" in r]
@@ -77,6 +77,7 @@ def read_arm(run_dir: Path) -> dict | None:
     def mean(xs):
         return (sum(xs) / len(xs) if xs else None)
     return {
+        "finished": (run_dir / "summary.json").exists(),  # an arm stopped early still counts up to its last eval
         "curve": [(r["step"], r["heldout/accuracy"], r["heldout/train_seconds"]) for r in held],
         "step_time": mean([r["step_time"] for r in grpo[1:]] or [r["step_time"] for r in grpo]),
         "zero_std": mean([r["frac_reward_zero_std"] for r in grpo if r.get("frac_reward_zero_std") is not None]),
@@ -113,9 +114,10 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
                 steps, acc, secs = zip(*curve, strict=True)
                 label = setting if arm is by_setting[setting][0][0] else None
                 axes[0].plot(steps, [100 * a for a in acc], "-o", color=color, label=label, alpha=0.8, ms=3)
-                axes[1].plot([s / 60 for s in secs], [100 * a for a in acc], "-o", color=color, alpha=0.8, ms=3)
+                offset = float(arm.get("offset_seconds", 0.0))  # e.g. the SFT stage a GRPO arm starts from
+                axes[1].plot([(offset + s) / 60 for s in secs], [100 * a for a in acc], "-o", color=color, alpha=0.8, ms=3)
         axes[0].set_xlabel("GRPO step (SFT: optimiser step)")
-        axes[1].set_xlabel("training wall time, minutes (1 core, held-out evaluation excluded)")
+        axes[1].set_xlabel("training wall time incl. the SFT stage, minutes (1 core, shared; evaluation excluded)")
         for ax in axes:
             ax.set_ylabel("validation accuracy, % (200 problems, greedy)")
             ax.grid(alpha=0.3)
@@ -125,15 +127,16 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
         fig.savefig(out / f"{fam}.png", dpi=110)
         plt.close(fig)
     if table is not None:
-        lines = ["| setting | seeds | val accuracy by step (mean over seeds) | s/step | zero-var groups | entropy |",
-                 "|---|---|---|---|---|---|"]
+        lines = ["| setting | runs (stopped early) | val accuracy by step (mean over runs) | s/step | zero-var groups "
+                 "| entropy |", "|---|---|---|---|---|---|"]
         for setting, items in sorted(by_setting.items()):
             steps = sorted({s for _, d in items for s, _, _ in d["curve"]})
             cells = []
             for s in steps:
                 vals = [a for _, d in items for st, a, _ in d["curve"] if st == s]
                 cells.append(f"{s}: {100 * sum(vals) / len(vals):.1f}" + (f" (n={len(vals)})" if len(vals) < len(items) else ""))
-            lines.append(f"| `{setting}` | {len(items)} | {', '.join(cells)} | {_mean_of(items, 'step_time'):.1f} | "
+            stopped = sum(not d["finished"] for _, d in items)
+            lines.append(f"| `{setting}` | {len(items)}{f' ({stopped})' if stopped else ''} | {', '.join(cells)} | {_mean_of(items, 'step_time'):.1f} | "
                          f"{_mean_of(items, 'zero_std'):.2f} | {_mean_of(items, 'entropy'):.3f} |")
         table.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
