@@ -142,6 +142,15 @@ class StageType:
 # ------------------------------------------------------------------------------------------------ inputs
 
 
+def rows_outcome(ctx: StageContext, rows: Any, report: dict[str, Any]) -> StageOutcome:
+    """Write a data stage's kept rows to its ``data.jsonl`` and return the outcome that names them."""
+    from polyreason.files import write_jsonl
+
+    out = ctx.directory / "data.jsonl"
+    write_jsonl(out, rows)
+    return StageOutcome(data=str(out), record={"report": report})
+
+
 def read_rows(ctx: StageContext, kind: str | None = None) -> Iterator[dict]:
     """Stream the stage's data input as standard rows (``kind`` defaults to the type's ``DataInput.kind``).
 

@@ -14,8 +14,14 @@ from typing import Literal
 from pydantic import Field
 
 from polyreason.config import DataSource, StageRef, StageSettings
-from polyreason.files import write_jsonl
-from polyreason.train.stages.base import DataInput, StageContext, StageOutcome, StageType, read_rows
+from polyreason.train.stages.base import (
+    DataInput,
+    StageContext,
+    StageOutcome,
+    StageType,
+    read_rows,
+    rows_outcome,
+)
 
 
 class DecontaminateStage(StageSettings):
@@ -45,9 +51,7 @@ def run(ctx: StageContext) -> StageOutcome:
     sources = [file_benchmarks(s.against)] + ([registry_benchmarks()] if s.registry else [])
     index = BenchmarkIndex(itertools.chain(*sources), n=s.ngram)
     kept, report = decontaminate(read_rows(ctx), index)
-    out = ctx.directory / "data.jsonl"
-    write_jsonl(out, kept)
-    return StageOutcome(data=str(out), record={"report": report})
+    return rows_outcome(ctx, kept, report)
 
 
 STAGE = StageType(

@@ -13,8 +13,14 @@ from typing import Literal
 from pydantic import Field
 
 from polyreason.config import DataSource, StageRef, StageSettings
-from polyreason.files import write_jsonl
-from polyreason.train.stages.base import DataInput, StageContext, StageOutcome, StageType, read_rows
+from polyreason.train.stages.base import (
+    DataInput,
+    StageContext,
+    StageOutcome,
+    StageType,
+    read_rows,
+    rows_outcome,
+)
 
 
 class DedupStage(StageSettings):
@@ -32,9 +38,7 @@ def run(ctx: StageContext) -> StageOutcome:
 
     s: DedupStage = ctx.settings
     kept, report = dedup(read_rows(ctx), near=not s.exact_only, threshold=s.threshold)
-    out = ctx.directory / "data.jsonl"
-    write_jsonl(out, kept)
-    return StageOutcome(data=str(out), record={"report": report})
+    return rows_outcome(ctx, kept, report)
 
 
 STAGE = StageType(
