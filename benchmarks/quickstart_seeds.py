@@ -3,8 +3,10 @@
     python benchmarks/quickstart_seeds.py run --language en --seeds 42,7,1 --runs runs/qs-seeds
     python benchmarks/quickstart_seeds.py table --language en --seeds 42,7,1 --runs runs/qs-seeds
 
-``run`` executes one quickstart per seed, one after another, under ``/usr/bin/time -v`` (peak RSS of the whole
-command, children included), skipping seeds whose ``quickstart.json`` exists.  ``table`` prints a markdown
+``run`` executes one quickstart per seed, one after another, under ``/usr/bin/time -v``, skipping seeds whose
+``quickstart.json`` exists.  Peak RSS is the larger of the quickstart's own figure (the maximum over its stages
+and evaluations) and ``/usr/bin/time``'s: each stage resets the kernel's peak mark (``/proc/self/clear_refs``)
+to meter itself, so ``/usr/bin/time`` alone sees only the peak after the last reset.  ``table`` prints a markdown
 row per seed — accuracy before/after each stage, RL's own gain (after GRPO − after SFT), format, the Spanish
 columns when present, wall time and peak RSS — and the mean over seeds.
 """
@@ -38,11 +40,12 @@ def run(runs: Path, language: str, seeds: list[int]) -> int:
     return 1 if failures else 0
 
 
-def _peak_rss_gb(time_file: Path) -> float | None:
-    if not time_file.exists():
-        return None
-    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_file.read_text(encoding="utf-8"))
-    return int(found.group(1)) / 1024**2 if found else None
+def _peak_rss_gib(time_file: Path, own_mib: float | None) -> float | None:
+    peaks = [own_mib / 1024] if own_mib else []
+    if time_file.exists():
+        found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_file.read_text(encoding="utf-8"))
+        peaks += [int(found.group(1)) / 1024**2] if found else []
+    return max(peaks) if peaks else None
 
 
 def table(runs: Path, language: str, seeds: list[int]) -> str:
@@ -61,14 +64,14 @@ def table(runs: Path, language: str, seeds: list[int]) -> str:
         base, sft, grpo = by["base"], by["after sft"], by["after grpo"]
         gain = 100 * (grpo["accuracy"] - sft["accuracy"])
         gains.append(gain)
-        rss = _peak_rss_gb(Path(f"{out}.time"))
+        rss = _peak_rss_gib(Path(f"{out}.time"), result.get("peak_rss_mb"))
         cells = [str(seed), f"{100 * base['accuracy']:.1f} %", f"{100 * sft['accuracy']:.1f} %",
                  f"{100 * grpo['accuracy']:.1f} %", f"**{gain:+.1f}**",
                  f"{100 * sft['format']:.0f} → {100 * grpo['format']:.0f} %"]
         if spanish:
             cells += [f"{100 * sft['language_compliance']:.1f} → {100 * grpo['language_compliance']:.1f} %",
                       f"{grpo['naturalness_per_100']:.1f}", f"{grpo['repetition_penalty']:.3f}"]
-        cells += [f"{result['total_seconds'] / 60:.1f} min", f"{rss:.2f} GB" if rss is not None else "n/a"]
+        cells += [f"{result['total_seconds'] / 60:.1f} min", f"{rss:.2f} GiB" if rss is not None else "n/a"]
         rows.append("| " + " | ".join(cells) + " |")
     rows.append(f"\nRL's own gain, mean of {len(gains)} seeds: **{sum(gains) / len(gains):+.1f} points** "
                 f"(min {min(gains):+.1f}).")

@@ -99,7 +99,7 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
             by_setting[arm.get("setting", arm["name"].rsplit("_s", 1)[0])].append((arm, data))
     families: dict[str, list[str]] = defaultdict(list)
     for setting, items in by_setting.items():
-        for fam in {a.get("family") for a, _ in items} | set(items[0][0].get("families", [])):
+        for fam in {f for a, _ in items for f in (a["families"] if "families" in a else [a["family"]])}:
             families[fam].append(setting)
     out.mkdir(parents=True, exist_ok=True)
     for fam, settings in sorted(families.items()):
@@ -117,7 +117,7 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
                 offset = float(arm.get("offset_seconds", 0.0))  # e.g. the SFT stage a GRPO arm starts from
                 axes[1].plot([(offset + s) / 60 for s in secs], [100 * a for a in acc], "-o", color=color, alpha=0.8, ms=3)
         axes[0].set_xlabel("GRPO step (SFT: optimiser step)")
-        axes[1].set_xlabel("training wall time incl. the SFT stage, minutes (1 core, shared; evaluation excluded)")
+        axes[1].set_xlabel("train wall time incl. SFT, min (1 shared core, no eval)")
         for ax in axes:
             ax.set_ylabel("validation accuracy, % (200 problems, greedy)")
             ax.grid(alpha=0.3)
