@@ -61,7 +61,7 @@ def quickstart(
     language: str = typer.Option("en", "--language", "-l", help="en, or es (the SmolLM3-ES story: Spanish "
                                  "traces, then Dr. GRPO with the card's composite reward)."),
     eval_problems: int = typer.Option(200, "--eval-problems", min=10, help="Held-out test problems to evaluate on."),
-    seed: int = typer.Option(None, "--seed", help="Seed (training and the held-out problem draw)."),
+    seed: int = typer.Option(None, "--seed", help="Training seed (the held-out problems do not depend on it)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted quickstart in -o/--output."),
     price_per_hour: float = PriceOption,
     output_dir: str = OldOutputOption,

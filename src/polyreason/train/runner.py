@@ -299,7 +299,9 @@ def check_trackers(report_to: list[str]) -> None:
 
 
 def _prepare_output(out: Path, recipe: Recipe, resume: bool) -> None:
-    if not resume and ((out / "metrics.jsonl").exists() or (out / "summary.json").exists()):
+    # Only the main process decides: it marks the directory as a run (metrics.jsonl) as soon as it starts, so
+    # another rank checking after it would refuse the run the main process has just begun.
+    if is_main_process() and not resume and ((out / "metrics.jsonl").exists() or (out / "summary.json").exists()):
         raise UserError(
             f"output directory {str(out)!r} already holds a run; fix: pass --resume to continue it, or choose "
             "another -o/--output"
