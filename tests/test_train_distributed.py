@@ -60,11 +60,15 @@ def _accelerate_config(path: Path, distributed_type: str) -> Path:
     return path
 
 
-def _launch(config: Path, recipe: Path, out: Path) -> subprocess.CompletedProcess:
+def _launch(tmp_path: Path, recipe: dict, distributed_type: str, out: Path) -> subprocess.CompletedProcess:
+    """Write ``recipe`` to tmp_path/recipe.yaml and train it under a 2-process accelerate launch."""
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    config = _accelerate_config(tmp_path / f"{distributed_type.lower()}.yaml", distributed_type)
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "POLYREASON_PROGRESS": "0",
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-           "-m", "polyreason.cli", "train", str(recipe), "--output-dir", str(out)]
+           "-m", "polyreason.cli", "train", str(recipe_path), "-o", str(out)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
 
 
@@ -81,15 +85,13 @@ def _max_diff(a: dict, b: dict) -> float:
 
 
 def test_two_processes_train_like_one_and_write_once(tmp_path, tiny_model_path):
-    recipe_path = tmp_path / "recipe.yaml"
-    recipe_path.write_text(yaml.safe_dump(RECIPE), encoding="utf-8")
     multi = tmp_path / "two"
-    proc = _launch(_accelerate_config(tmp_path / "ddp.yaml", "MULTI_GPU"), recipe_path, multi)
+    proc = _launch(tmp_path, RECIPE, "MULTI_GPU", multi)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
 
     single = tmp_path / "one"  # the same global batch in one process: twice the rows per device
-    run_recipe(load_recipe(recipe_path, ["stages.0.per_device_batch_size=4", "stages.1.per_device_batch_size=8"]),
+    run_recipe(load_recipe(tmp_path / "recipe.yaml", ["stages.0.per_device_batch_size=4", "stages.1.per_device_batch_size=8"]),
                single)
 
     for stage_dir in ("stages/0-sft/final", "model"):
@@ -106,10 +108,7 @@ def test_two_processes_train_like_one_and_write_once(tmp_path, tiny_model_path):
 
 
 def test_fsdp_on_cpu_is_refused_instead_of_training_unsharded(tmp_path, tiny_model_path):
-    recipe_path = tmp_path / "recipe.yaml"
-    recipe = {**RECIPE, "stages": RECIPE["stages"][:1]}
-    recipe_path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    proc = _launch(_accelerate_config(tmp_path / "fsdp.yaml", "FSDP"), recipe_path, tmp_path / "run")
+    proc = _launch(tmp_path, {**RECIPE, "stages": RECIPE["stages"][:1]}, "FSDP", tmp_path / "run")
     assert proc.returncode != 0
     assert "asks for FSDP, but accelerate did not enable it" in proc.stdout + proc.stderr
     assert not (tmp_path / "run" / "model").exists()
@@ -125,10 +124,8 @@ def test_data_and_eval_stages_run_in_the_main_process_while_the_others_wait(tmp_
         {"type": "eval", "benchmarks": ["math500"], "limit": 1, "max_new_tokens": 4, "backend": "transformers"},
         {**RECIPE["stages"][1], "data": {"from": "unique"}},
     ]}
-    recipe_path = tmp_path / "recipe.yaml"
-    recipe_path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
     out = tmp_path / "two"
-    proc = _launch(_accelerate_config(tmp_path / "ddp.yaml", "MULTI_GPU"), recipe_path, out)
+    proc = _launch(tmp_path, recipe, "MULTI_GPU", out)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     summary = json.loads((out / "summary.json").read_text())
@@ -136,3 +133,18 @@ def test_data_and_eval_stages_run_in_the_main_process_while_the_others_wait(tmp_
     assert summary["stages"][1]["eval"]["benchmarks"]["math500"]["n_problems"] == 1
     assert sum(1 for _ in (out / "stages" / "1-eval" / "samples.jsonl").open()) == 1  # evaluated once
     assert log.count(f"final model written to {out / 'model'} by process 0 of 2") == 1, log[-4000:]
+
+
+def test_only_the_main_process_refuses_a_directory_that_holds_a_run(tmp_path, monkeypatch):
+    """Rank 0 marks the directory (metrics.jsonl) as soon as it starts; a later rank must not refuse it."""
+    from polyreason.config import recipe_from_dict
+    from polyreason.errors import UserError
+    from polyreason.train.runner import _prepare_output
+
+    recipe = recipe_from_dict(RECIPE)
+    (tmp_path / "metrics.jsonl").write_text("", encoding="utf-8")
+    monkeypatch.setenv("RANK", "1")
+    _prepare_output(tmp_path, recipe, resume=False)
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(UserError, match="already holds a run"):
+        _prepare_output(tmp_path, recipe, resume=False)
