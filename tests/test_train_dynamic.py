@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from polyreason.config import recipe_from_dict
+from polyreason.errors import UserError
 from polyreason.files import read_jsonl
 from polyreason.train import run_recipe
 from polyreason.train.dynamic import group_has_signal, merge_scored_batches, select_rows
@@ -56,17 +57,35 @@ def parity_reward(name, params):
     return reward
 
 
-def _run(tmp_path, dynamic):  # the non-dynamic path is exercised by every recipe smoke run
+def noisy_reward(name, params):
+    """``accuracy``: :func:`parity_reward`; any other name: a small pseudo-random score for every completion, so
+    every group's weighted sum differs (like a language probability in a composite reward)."""
+    if name == "accuracy":
+        return parity_reward(name, params)
+
+    def reward(prompts, completions, **kwargs):
+        return [hashlib.sha256(repr(c).encode()).digest()[1] / 2550 for c in completions]
+
+    reward.__name__ = name
+    return reward
+
+
+def _run(tmp_path, dynamic, rewards=None, signal=None, factory=parity_reward):
+    # the non-dynamic path is exercised by every recipe smoke run
+    stage = {"type": "grpo", "preset": "grpo", "dynamic_sampling": dynamic, "dynamic_sampling_max_rounds": 8,
+             "max_steps": 2, "per_device_batch_size": 8, "num_generations": 4, "max_completion_length": 6,
+             "save_steps": 100, "learning_rate": 1e-4}
+    if signal is not None:
+        stage["dynamic_sampling_rewards"] = signal
     recipe = recipe_from_dict({
         "model": "tiny-random", "seed": 1,
         "data": {"train": "synthetic:64:en:easy:add_sub"},
-        "rewards": {"accuracy": 1.0},
-        "stages": [{"type": "grpo", "preset": "grpo", "dynamic_sampling": dynamic, "dynamic_sampling_max_rounds": 8,
-                    "max_steps": 2, "per_device_batch_size": 8, "num_generations": 4, "max_completion_length": 6,
-                    "save_steps": 100, "learning_rate": 1e-4}],
+        "rewards": rewards or {"accuracy": 1.0},
+        "stages": [stage],
     })
-    run_recipe(recipe, tmp_path / f"dyn-{dynamic}", reward_factory=parity_reward)
-    return list(read_jsonl(tmp_path / f"dyn-{dynamic}" / "metrics.jsonl", tolerant=True))
+    out = tmp_path / f"dyn-{dynamic}-{signal}"
+    run_recipe(recipe, out, reward_factory=factory)
+    return list(read_jsonl(out / "metrics.jsonl", tolerant=True))
 
 
 def test_dynamic_sampling_refills_zero_variance_groups(tmp_path):
@@ -77,3 +96,21 @@ def test_dynamic_sampling_refills_zero_variance_groups(tmp_path):
         assert r["dynamic_sampling/useful_frac_first"] <= r["dynamic_sampling/useful_frac"]
     assert any(r["dynamic_sampling/rounds"] > 0 for r in rows)  # even-answer prompts were dropped and refilled
     assert all(r["loss"] is not None for r in rows)
+
+
+def test_dynamic_sampling_can_judge_groups_by_accuracy_alone(tmp_path):
+    """A continuous second reward makes every group's sum differ: by default nothing is dropped; with
+    ``dynamic_sampling_rewards: [accuracy]`` the all-equal-accuracy groups are dropped and refilled."""
+    rewards = {"accuracy": 1.0, "language": 0.2}
+    summed = _run(tmp_path, True, rewards, factory=noisy_reward)
+    assert all(r["dynamic_sampling/useful_frac_first"] == 1.0 and r["dynamic_sampling/rounds"] == 0 for r in summed)
+    by_accuracy = _run(tmp_path, True, rewards, signal=["accuracy"], factory=noisy_reward)
+    assert any(r["dynamic_sampling/useful_frac_first"] < 1.0 for r in by_accuracy)
+    assert any(r["dynamic_sampling/rounds"] > 0 for r in by_accuracy)
+    assert all(r["dynamic_sampling/useful_frac"] == 1.0 for r in by_accuracy)
+
+
+def test_dynamic_sampling_rewards_must_name_a_weighted_reward():
+    stage = {"type": "grpo", "dynamic_sampling": True, "dynamic_sampling_rewards": ["langauge"]}
+    with pytest.raises(UserError, match="dynamic_sampling_rewards names .langauge.*fix"):
+        recipe_from_dict({"model": "tiny-random", "rewards": {"accuracy": 1.0, "language": 0.2}, "stages": [stage]})

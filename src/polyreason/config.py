@@ -233,6 +233,10 @@ class _StageCommon(StageSettings):
         2, ge=1, le=MAX_STEPS, description="Checkpoints kept per stage, oldest deleted: 2 = the last and the one "
         "before it (in case a kill tore the last); resume needs no more. None keeps every one."
     )
+    keep_checkpoints: bool = Field(
+        False, description="Keep checkpoint-N directories once the stage's final model is written (resume "
+        "needs none of them then; each holds the optimizer state, about 3x the model's size)."
+    )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (slower; for big models).")
     bf16: Literal["auto", True, False] = Field("auto", description="'auto' = only where bf16 is native (GPU).")
     lora: LoraConfig | None = Field(None, description="Train LoRA adapters instead of all weights.")

@@ -20,6 +20,12 @@ Refill prompts are drawn from the training set with a generator seeded by (seed,
 resumed run draws the same refills.  Each refill round costs one extra generation batch; the logged metrics
 ``dynamic_sampling/rounds``, ``dynamic_sampling/useful_frac_first`` (before refilling) and
 ``dynamic_sampling/useful_frac`` (after) show what it bought.
+
+Which rewards count: by default a group has signal when its weighted reward sums differ.  With a composite
+reward whose parts are continuous (a language probability, a naturalness score) nearly every group differs a
+little even when all its answers are right or all wrong; ``dynamic_sampling_rewards: [accuracy]`` judges
+groups by the named rewards only, as DAPO does (it filters prompts whose accuracy is all 0 or all 1).  The
+advantages are unchanged: every reward still counts in them.
 """
 
 from __future__ import annotations
@@ -118,6 +124,7 @@ def make_trainer_class() -> type:
             *args: Any,
             dynamic_sampling: bool = False,
             dynamic_sampling_max_rounds: int = 4,
+            dynamic_sampling_rewards: list[str] | None = None,
             completions_path: str | None = None,
             completions_per_step: int = 4,
             completions_meta: dict[str, Any] | None = None,
@@ -130,6 +137,14 @@ def make_trainer_class() -> type:
             self._logged_lengths: deque[int] = deque(maxlen=self.args.generation_batch_size)
             self.dynamic_sampling = dynamic_sampling
             self.dynamic_sampling_max_rounds = dynamic_sampling_max_rounds
+            self._signal_weights = self.reward_weights.clone()
+            if dynamic_sampling_rewards:  # only these rewards' spread counts as signal
+                unknown = set(dynamic_sampling_rewards) - set(self.reward_func_names)
+                if unknown:
+                    raise ValueError(f"dynamic_sampling_rewards {sorted(unknown)} are not among the rewards "
+                                     f"{self.reward_func_names}")
+                keep = torch.tensor([n in dynamic_sampling_rewards for n in self.reward_func_names])
+                self._signal_weights = torch.where(keep, self._signal_weights, torch.zeros_like(self._signal_weights))
             self.completions_path = completions_path
             self.completions_per_step = completions_per_step
             self.completions_meta = completions_meta or {}
@@ -148,9 +163,10 @@ def make_trainer_class() -> type:
             return rewards_per_func
 
         def _signal_mask(self, n_local: int) -> Any:
-            weights = self.reward_weights.to(self._last_rewards.device)
+            weights = self._signal_weights.to(self._last_rewards.device)
+            counted = self._last_rewards[:, weights != 0]
             rewards = (self._last_rewards * weights.unsqueeze(0)).nansum(dim=1)
-            rewards[torch.isnan(self._last_rewards).all(dim=1)] = torch.nan
+            rewards[torch.isnan(counted).all(dim=1)] = torch.nan
             signal = group_has_signal(rewards, self.num_generations)
             start = self.accelerator.process_index * n_local
             return signal[start : start + n_local]

@@ -10,7 +10,8 @@ Output directory layout::
     OUT/metrics.jsonl         one record per logged training step: {stage, stage_type, step, time, loss, …}
     OUT/completions.jsonl     a sample of GRPO completions per logged step (prompt, completion, rewards, advantage)
     OUT/stages/<name>/        one directory per stage (<name>: its ``name:``, else <index>-<type>, e.g. 0-sft):
-        checkpoint-<step>/    training stages: TRL checkpoints (model, optimizer, scheduler, RNG state)
+        checkpoint-<step>/    training stages: TRL checkpoints (model, optimizer, scheduler, RNG state), deleted
+                              once the stage has finished (``keep_checkpoints: true`` keeps them)
         final/                training stages: the final model (the last model-writing stage: OUT/model)
         data.jsonl            data stages (synth, dedup, …): the rows they wrote
         summary.json …        eval stages: the evaluation run's files
@@ -224,7 +225,19 @@ def _run_stage(ctx: StageContext) -> tuple[StageOutcome, float]:
     if is_main_process():
         write_json(ctx.directory / cost.USAGE_FILE, usage)
         write_json(ctx.directory / RECORD_FILE, outcome.to_json())
+        if STAGE_TYPES[ctx.settings.type].trains and not getattr(ctx.settings, "keep_checkpoints", True):
+            _drop_checkpoints(ctx.directory)
     return outcome, float(usage["wall_s"])
+
+
+def _drop_checkpoints(directory: Path) -> None:
+    """Delete a finished training stage's checkpoint-N directories: with its final model and stage.json written,
+    resume skips the stage and never reads them."""
+    import shutil
+
+    for checkpoint in sorted(directory.glob("checkpoint-*")):
+        if checkpoint.is_dir():
+            shutil.rmtree(checkpoint, ignore_errors=True)
 
 
 def _wait_for_main(ctx: StageContext, poll_s: float = 2.0) -> StageOutcome:

@@ -61,6 +61,9 @@ class GRPOStage(_StageCommon):
     dynamic_sampling_max_rounds: int = Field(
         4, ge=1, le=100, description="Extra generation rounds allowed per step to refill dropped groups."
     )
+    dynamic_sampling_rewards: list[str] | None = Field(
+        None, description="Rewards whose spread within a group counts as signal for dynamic sampling (DAPO "
+        "filters on accuracy alone); None = the weighted sum of every reward.")
     num_iterations: int = Field(1, ge=1, le=1000, description="μ: optimisation passes per generation batch.")
     max_prompt_length: int = Field(
         512, gt=0, le=MAX_TOKENS,
@@ -187,6 +190,7 @@ def build_trainer(ctx: StageContext, model: Any, tokenizer: Any) -> Any:
         peft_config=peft_config(stage),
         dynamic_sampling=bool(stage.dynamic_sampling),
         dynamic_sampling_max_rounds=stage.dynamic_sampling_max_rounds,
+        dynamic_sampling_rewards=stage.dynamic_sampling_rewards,
         completions_path=str(ctx.run_dir / "completions.jsonl") if recipe.tracking.log_completions else None,
         completions_meta={"stage": ctx.index},
     )
@@ -202,6 +206,10 @@ def _check(recipe: Recipe, index: int) -> None:
     if not (stage.rewards or recipe.rewards):
         raise ValueError(f"stages.{index}: a grpo stage needs rewards; fix: add a `rewards:` section")
     target = stage.rewards if stage.rewards is not None else recipe.rewards
+    for name in stage.dynamic_sampling_rewards or ():
+        if name not in target or not target[name].weight:
+            raise ValueError(f"stages.{index}.dynamic_sampling_rewards names {name!r}, which is not one of the "
+                             f"stage's weighted rewards ({', '.join(target)}); fix: name one of those")
     for name, weight in PRESET_REWARDS.get(stage.preset, {}).items():
         target.setdefault(name, RewardSpec(weight=weight))
 
