@@ -47,7 +47,7 @@ def run(arms_path: Path, runs: Path, core: str) -> int:
         arm = todo[0]
         done.add(arm["name"])
         out = runs / arm["name"]
-        if (out / "summary.json").exists():
+        if _finished(out):
             continue
         if out.exists():
             shutil.rmtree(out)  # an interrupted arm restarts from scratch (its timings would mix otherwise)
@@ -77,12 +77,18 @@ def read_arm(run_dir: Path) -> dict | None:
     def mean(xs):
         return (sum(xs) / len(xs) if xs else None)
     return {
-        "finished": (run_dir / "summary.json").exists(),  # an arm stopped early still counts up to its last eval
+        "finished": _finished(run_dir),  # an arm stopped early still counts up to its last eval
         "curve": [(r["step"], r["heldout/accuracy"], r["heldout/train_seconds"]) for r in held],
         "step_time": mean([r["step_time"] for r in grpo[1:]] or [r["step_time"] for r in grpo]),
         "zero_std": mean([r["frac_reward_zero_std"] for r in grpo if r.get("frac_reward_zero_std") is not None]),
         "entropy": mean([r["entropy"] for r in grpo if r.get("entropy") is not None]),
     }
+
+
+def _finished(run_dir: Path) -> bool:
+    """The run completed every stage (summary.json is rewritten after each stage; ``finished`` marks the end)."""
+    summary = run_dir / "summary.json"
+    return summary.exists() and bool(json.loads(summary.read_text(encoding="utf-8")).get("finished", True))
 
 
 def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: dict[str, float]) -> int:

@@ -1,0 +1,44 @@
+"""benchmarks/rl_study.py: the report's table averages arms per setting and counts arms stopped early (a
+multi-stage run writes summary.json after each stage, so only ``finished: true`` marks a completed arm)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("rl_study", REPO / "benchmarks" / "rl_study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _arm(runs: Path, name: str, curve: list[tuple[int, float]], finished: bool) -> None:
+    out = runs / name
+    out.mkdir(parents=True)
+    records = [{"stage": 1, "stage_type": "grpo", "step": s, "step_time": 40.0 + s, "frac_reward_zero_std": 0.5,
+                "entropy": 0.03} for s, _ in curve if s]
+    records += [{"stage": 1, "stage_type": "grpo", "step": s, "heldout/accuracy": a, "heldout/train_seconds": 10.0 * s}
+                for s, a in curve]
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps({"finished": finished}), encoding="utf-8")
+
+
+def test_report_averages_seeds_and_counts_arms_stopped_after_an_earlier_stage(tmp_path):
+    study = _module()
+    runs = tmp_path / "runs"
+    _arm(runs, "x_s42", [(0, 0.50), (6, 0.60)], finished=True)
+    _arm(runs, "x_s7", [(0, 0.40), (6, 0.30)], finished=False)  # killed during GRPO: summary.json from SFT only
+    arms = tmp_path / "arms.json"
+    arms.write_text(json.dumps([{"name": n, "recipe": "r.yaml", "setting": "x", "families": ["fam"]}
+                                for n in ("x_s42", "x_s7")]), encoding="utf-8")
+    table = tmp_path / "table.md"
+    assert study.report(arms, runs, tmp_path / "img", table, {}) == 0
+    row = next(line for line in table.read_text(encoding="utf-8").splitlines() if line.startswith("| `x`"))
+    assert "| 2 (1) |" in row and "0: 45.0, 6: 45.0" in row
+    assert (tmp_path / "img" / "fam.png").stat().st_size > 1000
+    assert study._finished(runs / "x_s42") and not study._finished(runs / "x_s7")
