@@ -25,6 +25,20 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def benchmark_script():
+    """Import a script of benchmarks/ by name (they are scripts, not a package): ``benchmark_script("rl_study")``."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def shared_benchmarks() -> Path:
     if not SHARED_BENCHMARKS.is_dir():
         pytest.skip("../shared/data/benchmarks is not beside the repository")

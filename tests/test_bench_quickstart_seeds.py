@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("quickstart_seeds", REPO / "benchmarks" / "quickstart_seeds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _score(label, acc, fmt=1.0, lang=1.0):
@@ -21,8 +11,8 @@ def _score(label, acc, fmt=1.0, lang=1.0):
             "seconds": 1.0, "language_compliance": lang, "naturalness_per_100": 0.5, "repetition_penalty": -0.01}
 
 
-def test_table_gives_each_seeds_rl_gain_and_the_mean(tmp_path):
-    qs = _module()
+def test_table_gives_each_seeds_rl_gain_and_the_mean(tmp_path, benchmark_script):
+    qs = benchmark_script("quickstart_seeds")
     for seed, (sft, grpo) in {1: (0.50, 0.62), 2: (0.55, 0.60)}.items():
         out = qs.run_dir(tmp_path, "es", seed)
         out.mkdir()

@@ -3,18 +3,8 @@ multi-stage run writes summary.json after each stage, so only ``finished: true``
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("rl_study", REPO / "benchmarks" / "rl_study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _arm(runs: Path, name: str, curve: list[tuple[int, float]], finished: bool) -> None:
@@ -28,8 +18,8 @@ def _arm(runs: Path, name: str, curve: list[tuple[int, float]], finished: bool) 
     (out / "summary.json").write_text(json.dumps({"finished": finished}), encoding="utf-8")
 
 
-def test_report_averages_seeds_and_counts_arms_stopped_after_an_earlier_stage(tmp_path):
-    study = _module()
+def test_report_averages_seeds_and_counts_arms_stopped_after_an_earlier_stage(tmp_path, benchmark_script):
+    study = benchmark_script("rl_study")
     runs = tmp_path / "runs"
     _arm(runs, "x_s42", [(0, 0.50), (6, 0.60)], finished=True)
     _arm(runs, "x_s7", [(0, 0.40), (6, 0.30)], finished=False)  # killed during GRPO: summary.json from SFT only
