@@ -110,7 +110,9 @@ def test_dynamic_sampling_can_judge_groups_by_accuracy_alone(tmp_path):
     assert all(r["dynamic_sampling/useful_frac"] == 1.0 for r in by_accuracy)
 
 
-def test_dynamic_sampling_rewards_must_name_a_weighted_reward():
-    stage = {"type": "grpo", "dynamic_sampling": True, "dynamic_sampling_rewards": ["langauge"]}
-    with pytest.raises(UserError, match="dynamic_sampling_rewards names .langauge.*fix"):
-        recipe_from_dict({"model": "tiny-random", "rewards": {"accuracy": 1.0, "language": 0.2}, "stages": [stage]})
+@pytest.mark.parametrize("name, rewards", [("langauge", {"accuracy": 1.0, "language": 0.2}),
+                                           ("language", {"accuracy": 1.0, "language": 0.0})])
+def test_dynamic_sampling_rewards_must_name_a_weighted_reward(name, rewards):
+    stage = {"type": "grpo", "dynamic_sampling": True, "dynamic_sampling_rewards": [name]}
+    with pytest.raises(UserError, match=f"dynamic_sampling_rewards names '{name}'.*fix"):
+        recipe_from_dict({"model": "tiny-random", "rewards": rewards, "stages": [stage]})

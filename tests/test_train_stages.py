@@ -304,13 +304,12 @@ def test_a_finished_training_stage_keeps_no_checkpoints_unless_asked(tmp_path):
     """Resume skips a stage whose final model and stage.json exist, so its checkpoints (optimizer state, ~3x the
     model) are deleted once it finishes; ``keep_checkpoints: true`` keeps them."""
     steps = {"max_steps": 2, "save_steps": 1}
-    run_recipe(recipe_from_dict(_recipe({**SFT, **steps}, {**SFT, **steps, "keep_checkpoints": True})),
-               tmp_path / "run")
+    recipe = recipe_from_dict(_recipe({**SFT, **steps}, {**SFT, **steps, "keep_checkpoints": True}))
+    run_recipe(recipe, tmp_path / "run")
     stages = tmp_path / "run" / "stages"
     assert not list((stages / "0-sft").glob("checkpoint-*"))
     assert sorted(p.name for p in (stages / "1-sft").glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
     weights = [stages / "0-sft" / "final" / "model.safetensors", tmp_path / "run" / "model" / "model.safetensors"]
     written = [w.stat().st_mtime_ns for w in weights]
-    run_recipe(recipe_from_dict(_recipe({**SFT, **steps}, {**SFT, **steps, "keep_checkpoints": True})),
-               tmp_path / "run", resume=True)
+    run_recipe(recipe, tmp_path / "run", resume=True)
     assert [w.stat().st_mtime_ns for w in weights] == written  # both skipped: nothing needed the checkpoints

@@ -143,8 +143,7 @@ def make_trainer_class() -> type:
                 if unknown:
                     raise ValueError(f"dynamic_sampling_rewards {sorted(unknown)} are not among the rewards "
                                      f"{self.reward_func_names}")
-                keep = torch.tensor([n in dynamic_sampling_rewards for n in self.reward_func_names])
-                self._signal_weights = torch.where(keep, self._signal_weights, torch.zeros_like(self._signal_weights))
+                self._signal_weights *= torch.tensor([n in dynamic_sampling_rewards for n in self.reward_func_names])
             self.completions_path = completions_path
             self.completions_per_step = completions_per_step
             self.completions_meta = completions_meta or {}

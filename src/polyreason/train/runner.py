@@ -225,7 +225,7 @@ def _run_stage(ctx: StageContext) -> tuple[StageOutcome, float]:
     if is_main_process():
         write_json(ctx.directory / cost.USAGE_FILE, usage)
         write_json(ctx.directory / RECORD_FILE, outcome.to_json())
-        if STAGE_TYPES[ctx.settings.type].trains and not getattr(ctx.settings, "keep_checkpoints", True):
+        if not getattr(ctx.settings, "keep_checkpoints", True):  # a training stage (the others have no such key)
             _drop_checkpoints(ctx.directory)
     return outcome, float(usage["wall_s"])
 
@@ -235,7 +235,7 @@ def _drop_checkpoints(directory: Path) -> None:
     resume skips the stage and never reads them."""
     import shutil
 
-    for checkpoint in sorted(directory.glob("checkpoint-*")):
+    for checkpoint in directory.glob("checkpoint-*"):
         if checkpoint.is_dir():
             shutil.rmtree(checkpoint, ignore_errors=True)
 
