@@ -12,6 +12,9 @@ of every phase (first step excluded: warm-up) and the share of the step it takes
 * ``optimizer``  ``optimizer.step`` (+ zero_grad)
 * ``other``      the rest of the step (data, advantages, logging, callbacks)
 
+and the useful completions per step and per minute (those in groups with a non-zero advantage, the only ones
+that move the weights).
+
     python benchmarks/grpo_profile.py --model runs/quickstart/stages/0-sft/final --steps 4
     python benchmarks/grpo_profile.py --model smollm2-135m --set stages.0.gradient_accumulation_steps=4 ...
 """
@@ -48,6 +51,7 @@ class Timers:
         self.per_step: list[dict[str, float]] = []
         self.current: dict[str, float] = defaultdict(float)
         self.step_started = 0.0
+        self.useful = 0  # useful completions in the current step
 
     @contextlib.contextmanager
     def phase(self, name: str):
@@ -67,7 +71,7 @@ class Timers:
         setattr(obj, attr, wrapped)
 
 
-def instrument(timers: Timers) -> None:
+def instrument(timers: Timers, skip_zero_advantage: bool = True) -> None:
     """Patch the trainer class polyreason builds so every instance reports its phases to ``timers``."""
     import torch
     from transformers import TrainerCallback
@@ -81,7 +85,7 @@ def instrument(timers: Timers) -> None:
 
         class Profiled(cls):
             def __init__(self, *a, **kw):
-                super().__init__(*a, **kw)
+                super().__init__(*a, skip_zero_advantage=skip_zero_advantage, **kw)
                 timers.wrap(self, "_generate_single_turn", lambda: "generate")
                 timers.wrap(self, "_calculate_rewards", lambda: "rewards")
                 timers.wrap(self, "_get_per_token_logps_and_entropies",
@@ -89,11 +93,19 @@ def instrument(timers: Timers) -> None:
                 timers.wrap(self.accelerator, "backward", lambda: "backward")
                 self.add_callback(StepClock())
 
+            def _generate_and_score_completions(self, inputs):
+                batch = super()._generate_and_score_completions(inputs)
+                if self.model.training:  # completions in groups with a non-zero advantage: the useful ones
+                    groups = batch["advantages"].reshape(-1, self.num_generations)
+                    timers.useful += int(groups.ne(0).any(dim=1).sum()) * self.num_generations
+                return batch
+
         return Profiled
 
     class StepClock(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001
             timers.current = defaultdict(float)
+            timers.useful = 0
             timers.step_started = time.perf_counter()
 
         def on_pre_optimizer_step(self, args, state, control, **kwargs):  # noqa: ANN001
@@ -107,6 +119,7 @@ def instrument(timers: Timers) -> None:
             row = dict(timers.current)
             row["other"] = total - sum(row.values())
             row["total"] = total
+            row["useful_completions"] = timers.useful
             timers.per_step.append(row)
 
     dynamic.make_trainer_class = make_trainer_class
@@ -119,6 +132,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--set", action="append", default=[], help="recipe override KEY=VALUE (repeatable)")
     parser.add_argument("--json", help="write the per-phase means here")
+    parser.add_argument("--no-skip-zero-advantage", action="store_true",
+                        help="train on zero-advantage micro-batches too (the baseline for the skip)")
     args = parser.parse_args()
 
     import torch
@@ -132,7 +147,7 @@ def main() -> int:
     for item in args.set:
         apply_override(raw, item)
     timers = Timers()
-    instrument(timers)
+    instrument(timers, skip_zero_advantage=not args.no_skip_zero_advantage)
     with tempfile.TemporaryDirectory() as tmp:
         recipe = recipe_from_dict(raw, source="grpo_profile")
         run_recipe(recipe, Path(tmp) / "run")
@@ -142,6 +157,10 @@ def main() -> int:
     for key in PHASES:
         print(f"  {key:<10} {means[key]:7.2f} s  {100 * means[key] / means['total']:5.1f} %")
     print(f"  {'total':<10} {means['total']:7.2f} s")
+    useful = sum(s["useful_completions"] for s in steps) / len(steps)
+    means["useful_completions"] = useful
+    means["useful_completions_per_min"] = 60 * useful / means["total"]
+    print(f"  useful completions {useful:.1f} per step, {means['useful_completions_per_min']:.1f} per minute")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS   {peak:7.0f} MB")
     if args.json:

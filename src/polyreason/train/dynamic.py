@@ -26,6 +26,10 @@ reward whose parts are continuous (a language probability, a naturalness score) 
 little even when all its answers are right or all wrong; ``dynamic_sampling_rewards: [accuracy]`` judges
 groups by the named rewards only, as DAPO does (it filters prompts whose accuracy is all 0 or all 1).  The
 advantages are unchanged: every reward still counts in them.
+
+Zero-advantage micro-batches (with or without dynamic sampling): with beta = 0 a micro-batch whose advantages
+are all zero adds exactly nothing to the update, so the generation batch's useful groups are put first and
+such micro-batches skip their forward and backward (``skip_zero_advantage``; docs/benchmarks.md measures it).
 """
 
 from __future__ import annotations
@@ -117,7 +121,8 @@ def make_trainer_class() -> type:
     from trl import GRPOTrainer
 
     class PolyGRPOTrainer(GRPOTrainer):
-        """TRL's GRPOTrainer + optional dynamic sampling + a completions sample written per logged step."""
+        """TRL's GRPOTrainer + optional dynamic sampling, zero-advantage micro-batches skipped, shared-prompt
+        training forward, compact rollouts, and a completions sample written per logged step."""
 
         def __init__(
             self,
@@ -129,9 +134,11 @@ def make_trainer_class() -> type:
             completions_per_step: int = 4,
             completions_meta: dict[str, Any] | None = None,
             shared_prompt: bool = True,
+            skip_zero_advantage: bool = True,
             **kwargs: Any,
         ) -> None:
             self.shared_prompt = shared_prompt
+            self.skip_zero_advantage = skip_zero_advantage
             super().__init__(*args, **kwargs)
             # completion lengths the rewards saw, in the order of TRL's self._logs (same bound)
             self._logged_lengths: deque[int] = deque(maxlen=self.args.generation_batch_size)
@@ -231,7 +238,7 @@ def make_trainer_class() -> type:
             if self.model.training and self._buffered_inputs is not before and self._shared_prompt_ok():
                 from polyreason.train.shared_prompt import regroup
 
-                self._buffered_inputs = regroup(self._buffered_inputs)
+                self._buffered_inputs = regroup(self._buffered_inputs, useful_first=self._skip_applies())
                 inputs = self._buffered_inputs[self._step % self.args.steps_per_generation]
             return inputs
 
@@ -252,6 +259,26 @@ def make_trainer_class() -> type:
             logps, entropies = shared_prompt_logps(model, input_ids, attention_mask, logits_to_keep, groups,
                                                    temperature=self.temperature, compute_entropy=compute_entropy)
             return logps, entropies, None
+
+        # ------------------------------------------------------------------ zero-advantage micro-batches
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            skip = self.model.training and self._skip_applies() and not bool(inputs["advantages"].any())
+            if self.model.training and self._skip_applies():
+                self._metrics["train"]["zero_advantage/skipped_frac"].append(float(skip))
+            if skip:
+                # With beta = 0 every loss type's per-token loss is a multiple of the advantage: this micro-batch's
+                # loss and gradient are exactly zero, so its forward and backward are skipped.  The returned zero
+                # is tied to one weight so that the Trainer's backward call still works (it adds a zero gradient).
+                weight = next(p for p in model.parameters() if p.requires_grad)
+                return weight.reshape(-1)[:1].sum() * 0.0
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+        def _skip_applies(self) -> bool:
+            """Skipping is exact with no KL term and no auxiliary loss; one process only (with several, a rank
+            that skipped its forward would leave the others waiting in DDP/FSDP/DeepSpeed collectives)."""
+            return (self.skip_zero_advantage and self.beta == 0.0 and not self.aux_loss_enabled
+                    and not self.args.use_liger_kernel and self.accelerator.num_processes == 1)
 
         def _shared_prompt_ok(self) -> bool:
             """Regrouping micro-batches cannot change the update: one optimiser step per generation batch."""

@@ -12,7 +12,9 @@ Only positions that predict a completion token go through the LM head (TRL's CPU
 
 :func:`regroup` puts the completions of one prompt into the same micro-batch again (TRL shuffles the
 generation batch before splitting it), which is what makes prompts shareable; it is used only when every
-micro-batch of a generation batch feeds the same optimiser step, where the order cannot change the update.
+micro-batch of a generation batch feeds the same optimiser step, where the order cannot change the update
+(true where the loss normaliser is a per-micro-batch constant or batch-wide: dr_grpo, grpo, dapo, cispo; bnpo
+divides by each micro-batch's token count, so there regrouping re-weights micro-batches slightly).
 """
 
 from __future__ import annotations
@@ -86,11 +88,13 @@ def shared_prompt_logps(
     return logps_full, entropies
 
 
-def regroup(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def regroup(batches: list[dict[str, Any]], useful_first: bool = False) -> list[dict[str, Any]]:
     """The same micro-batches' rows reordered so rows with the same prompt sit together (stable order).
 
     ``batches`` are TRL's buffered micro-batches of one generation batch (equal sizes, equal tensor widths);
     tensors with a batch dimension are permuted in unison, 0-dim tensors and None are kept as they are.
+    ``useful_first``: prompts with any non-zero advantage come first, so the zero-advantage groups fill the last
+    micro-batches, which then need no forward or backward at all (``PolyGRPOTrainer`` skips them).
     """
     import torch
 
@@ -100,7 +104,13 @@ def regroup(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     whole = {k: (torch.cat([b[k] for b in batches]) if _rows(batches[0][k]) else batches[0][k]) for k in keys}
     keyed = whole["prompt_ids"].masked_fill(whole["prompt_mask"] == 0, -1)
     _, inverse = torch.unique(keyed, dim=0, return_inverse=True)
-    order = torch.sort(inverse, stable=True).indices
+    key = inverse
+    if useful_first and _rows(whole.get("advantages")):
+        n_prompts = int(inverse.max()) + 1
+        nonzero = (whole["advantages"].reshape(len(inverse), -1) != 0).any(dim=1).float()
+        useful = torch.zeros(n_prompts).scatter_reduce(0, inverse, nonzero, reduce="amax").bool()
+        key = inverse + n_prompts * (~useful[inverse]).long()
+    order = torch.sort(key, stable=True).indices
     size = whole["prompt_ids"].size(0) // len(batches)
     out = []
     for i in range(len(batches)):
