@@ -35,7 +35,7 @@ def _half_constant_reward(name, params):
 
     def reward(prompts, completions, **kwargs):
         out = []
-        for prompt, completion in zip(prompts, completions):
+        for prompt, completion in zip(prompts, completions, strict=True):
             p = prompt[-1]["content"] if isinstance(prompt, list) else prompt
             c = completion[0]["content"] if isinstance(completion, list) else completion
             varies = hashlib.sha256(p.encode()).digest()[0] % 2
