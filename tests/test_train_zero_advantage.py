@@ -46,6 +46,50 @@ def _half_constant_reward(name, params):
     return reward
 
 
+def _constant_reward(name, params):
+    def reward(prompts, completions, **kwargs):
+        return [0.5] * len(completions)
+
+    reward.__name__ = name
+    return reward
+
+
+def test_a_step_with_every_micro_batch_skipped_still_applies_weight_decay(tmp_path, monkeypatch):
+    """All groups have equal rewards: every micro-batch is skipped, yet AdamW's weight decay must act on every
+    trained weight as it does after a full zero-gradient backward (a weight without a gradient is left alone)."""
+    from polyreason.models import load_model
+    from polyreason.train import dynamic
+
+    original = dynamic.make_trainer_class
+    finals = {}
+    for skip in (True, False):
+        def patched(skip=skip):
+            cls = original()
+
+            class Toggle(cls):
+                def __init__(self, *a, **kw):
+                    super().__init__(*a, skip_zero_advantage=skip, **kw)
+
+            return Toggle
+
+        recipe = recipe_from_dict({
+            "model": "tiny-random", "seed": 5, "data": {"train": "synthetic:64:en:easy:add_sub"},
+            "rewards": {"accuracy": 1.0},
+            "stages": [{"type": "grpo", "preset": "dr_grpo", "max_steps": 1, "per_device_batch_size": 4,
+                        "gradient_accumulation_steps": 2, "num_generations": 4, "max_completion_length": 6,
+                        "save_steps": 100, "learning_rate": 0.1, "weight_decay": 0.5, "trainable_layers": 1}],
+            "tracking": {"log_completions": False},
+        })
+        monkeypatch.setattr(dynamic, "make_trainer_class", patched)
+        run_recipe(recipe, tmp_path / f"run-{skip}", reward_factory=lambda name, params: _constant_reward(name, params))
+        finals[skip] = dict(load_model(str(tmp_path / f"run-{skip}" / "model"), device="cpu")[0].named_parameters())
+    start = dict(load_model("tiny-random", device="cpu")[0].named_parameters())
+    decayed = [n for n in start if (finals[False][n] - start[n]).abs().max() > 1e-4]
+    assert len(decayed) > 1  # weight decay moved every trained weight without skipping
+    for name in start:
+        torch.testing.assert_close(finals[True][name], finals[False][name], msg=name)
+
+
 def test_skipping_zero_advantage_micro_batches_gives_the_same_update(tmp_path, monkeypatch):
     from polyreason.models import load_model
     from polyreason.train import dynamic

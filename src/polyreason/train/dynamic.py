@@ -266,18 +266,21 @@ def make_trainer_class() -> type:
             if self.model.training and self._skip_applies():
                 self._metrics["train"]["zero_advantage/skipped_frac"].append(float(skip))
             if skip:
-                # With beta = 0 every loss type's per-token loss is a multiple of the advantage: this micro-batch's
-                # loss and gradient are exactly zero, so its forward and backward are skipped.  The returned zero
-                # is tied to one weight so that the Trainer's backward call still works (it adds a zero gradient).
-                weight = next(p for p in model.parameters() if p.requires_grad)
-                return weight.reshape(-1)[:1].sum() * 0.0
+                # With beta = 0 and no entropy bonus every loss type's per-token loss is a multiple of the
+                # advantage: this micro-batch's loss and gradient are exactly zero, so its forward and backward are
+                # skipped.  The returned zero touches every trained weight, so each gets a (zero) gradient as the
+                # full backward would give it: the optimizer then still applies momentum and weight decay when
+                # every micro-batch of a step is skipped (a weight whose gradient is None is not updated at all).
+                trained = [p for p in model.parameters() if p.requires_grad]
+                return sum(p.reshape(-1)[:1].sum() for p in trained) * 0.0
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
 
         def _skip_applies(self) -> bool:
-            """Skipping is exact with no KL term and no auxiliary loss; one process only (with several, a rank
-            that skipped its forward would leave the others waiting in DDP/FSDP/DeepSpeed collectives)."""
+            """Skipping is exact with no KL term, entropy bonus or auxiliary loss; one process only (with
+            several, a rank that skipped its forward would leave the others waiting in DDP/FSDP/DeepSpeed)."""
             return (self.skip_zero_advantage and self.beta == 0.0 and not self.aux_loss_enabled
+                    and not self._entropy_bonus_enabled
                     and not self.args.use_liger_kernel and self.accelerator.num_processes == 1)
 
         def _shared_prompt_ok(self) -> bool:
