@@ -262,8 +262,9 @@ def make_trainer_class() -> type:
 
         # ------------------------------------------------------------------ zero-advantage micro-batches
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            skip = self.model.training and self._skip_applies() and not bool(inputs["advantages"].any())
+            skip = False
             if self.model.training and self._skip_applies():
+                skip = not bool(inputs["advantages"].any())
                 self._metrics["train"]["zero_advantage/skipped_frac"].append(float(skip))
             if skip:
                 # With beta = 0 and no entropy bonus every loss type's per-token loss is a multiple of the
