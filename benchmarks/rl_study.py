@@ -82,6 +82,10 @@ def read_arm(run_dir: Path) -> dict | None:
         "step_time": mean([r["step_time"] for r in grpo[1:]] or [r["step_time"] for r in grpo]),
         "zero_std": mean([r["frac_reward_zero_std"] for r in grpo if r.get("frac_reward_zero_std") is not None]),
         "entropy": mean([r["entropy"] for r in grpo if r.get("entropy") is not None]),
+        # dynamic sampling only: generation rounds per step and the useful share before refilling
+        "rounds": mean([r["dynamic_sampling/rounds"] for r in grpo if "dynamic_sampling/rounds" in r]),
+        "useful_first": mean([r["dynamic_sampling/useful_frac_first"] for r in grpo
+                              if "dynamic_sampling/useful_frac_first" in r]),
     }
 
 
@@ -134,7 +138,7 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
         plt.close(fig)
     if table is not None:
         lines = ["| setting | runs (stopped early) | val accuracy by step (mean over runs) | s/step | zero-var groups "
-                 "| entropy |", "|---|---|---|---|---|---|"]
+                 "| entropy | generation rounds | useful groups, first round |", "|---|---|---|---|---|---|---|---|"]
         for setting, items in sorted(by_setting.items()):
             steps = sorted({s for _, d in items for s, _, _ in d["curve"]})
             cells = []
@@ -143,9 +147,16 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
                 cells.append(f"{s}: {100 * sum(vals) / len(vals):.1f}" + (f" (n={len(vals)})" if len(vals) < len(items) else ""))
             stopped = sum(not d["finished"] for _, d in items)
             lines.append(f"| `{setting}` | {len(items)}{f' ({stopped})' if stopped else ''} | {', '.join(cells)} | {_mean_of(items, 'step_time'):.1f} | "
-                         f"{_mean_of(items, 'zero_std'):.2f} | {_mean_of(items, 'entropy'):.3f} |")
+                         f"{_mean_of(items, 'zero_std'):.2f} | {_mean_of(items, 'entropy'):.3f} | "
+                         f"{_cell(items, 'rounds', '.2f')} | {_cell(items, 'useful_first', '.2f')} |")
         table.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
+
+
+def _cell(items: list[tuple[dict, dict]], key: str, fmt: str) -> str:
+    """The mean over runs, or "–" where no run logged the metric (arms without dynamic sampling)."""
+    value = _mean_of(items, key)
+    return "–" if value != value else format(value, fmt)
 
 
 def _mean_of(items: list[tuple[dict, dict]], key: str) -> float:

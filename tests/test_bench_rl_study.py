@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 
-def _arm(runs: Path, name: str, curve: list[tuple[int, float]], finished: bool) -> None:
+def _arm(runs: Path, name: str, curve: list[tuple[int, float]], finished: bool, **logged: float) -> None:
     out = runs / name
     out.mkdir(parents=True)
     records = [{"stage": 1, "stage_type": "grpo", "step": s, "step_time": 40.0 + s, "frac_reward_zero_std": 0.5,
-                "entropy": 0.03} for s, _ in curve if s]
+                "entropy": 0.03, **logged} for s, _ in curve if s]
     records += [{"stage": 1, "stage_type": "grpo", "step": s, "heldout/accuracy": a, "heldout/train_seconds": 10.0 * s}
                 for s, a in curve]
     (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -32,3 +32,21 @@ def test_report_averages_seeds_and_counts_arms_stopped_after_an_earlier_stage(tm
     assert "| 2 (1) |" in row and "0: 45.0, 6: 45.0" in row
     assert (tmp_path / "img" / "fam.png").stat().st_size > 1000
     assert study._finished(runs / "x_s42") and not study._finished(runs / "x_s7")
+    assert row.endswith("| – | – |")  # no dynamic sampling logged: no rounds column
+
+
+def test_report_shows_generation_rounds_and_first_round_useful_share_of_dynamic_sampling_arms(tmp_path,
+                                                                                             benchmark_script):
+    study = benchmark_script("rl_study")
+    runs = tmp_path / "runs"
+    _arm(runs, "d_s42", [(0, 0.5), (4, 0.6)], finished=True,
+         **{"dynamic_sampling/rounds": 3.0, "dynamic_sampling/useful_frac_first": 0.25})
+    _arm(runs, "d_s7", [(0, 0.5), (4, 0.6)], finished=True,
+         **{"dynamic_sampling/rounds": 2.0, "dynamic_sampling/useful_frac_first": 0.5})
+    arms = tmp_path / "arms.json"
+    arms.write_text(json.dumps([{"name": n, "recipe": "r.yaml", "setting": "d", "families": ["fam"]}
+                                for n in ("d_s42", "d_s7")]), encoding="utf-8")
+    table = tmp_path / "table.md"
+    assert study.report(arms, runs, tmp_path / "img", table, {}) == 0
+    row = next(line for line in table.read_text(encoding="utf-8").splitlines() if line.startswith("| `d`"))
+    assert row.endswith("| 2.50 | 0.38 |")
