@@ -65,6 +65,60 @@ def one_torch_thread():
 
 
 @pytest.fixture
+def tiny_grpo_run(tmp_path, monkeypatch):
+    """``tiny_grpo_run(stage, reward_factory, rewards=..., on_compute_loss=None, **trainer_kwargs)`` ->
+    ``(weights, metrics_path)``: a one-stage Dr. GRPO run of the tiny random model (4 prompts' worth of
+    completions per micro-batch, G 4) with polyreason's GRPO trainer built with ``trainer_kwargs`` (e.g.
+    ``skip_zero_advantage=False``, ``shared_prompt=False``): the final named parameters and metrics.jsonl.
+    ``on_compute_loss`` is called once per training forward that actually runs (TRL's ``_compute_loss``).
+    Tests compare an optimisation switched on and off with it."""
+    from polyreason.config import recipe_from_dict
+    from polyreason.models import load_model
+    from polyreason.train import dynamic, run_recipe
+
+    runs = iter(range(1000))
+
+    def run(stage: dict, reward_factory, rewards: dict | None = None, on_compute_loss=None, **trainer_kwargs):
+        original = dynamic.make_trainer_class
+
+        def patched():
+            class Toggled(original()):
+                def __init__(self, *a, **kw):
+                    super().__init__(*a, **trainer_kwargs, **kw)
+
+                def _compute_loss(self, model, inputs):
+                    if on_compute_loss is not None:
+                        on_compute_loss()
+                    return super()._compute_loss(model, inputs)
+
+            return Toggled
+
+        recipe = recipe_from_dict({
+            "model": "tiny-random", "seed": 5, "data": {"train": "synthetic:64:en:easy:add_sub"},
+            "rewards": rewards or {"accuracy": 1.0},
+            "stages": [{"type": "grpo", "preset": "dr_grpo", "per_device_batch_size": 4, "num_generations": 4,
+                        "save_steps": 100, **stage}],
+            "tracking": {"log_completions": False},
+        })
+        out = tmp_path / f"grpo-run-{next(runs)}"
+        with monkeypatch.context() as patch:
+            patch.setattr(dynamic, "make_trainer_class", patched)
+            run_recipe(recipe, out, reward_factory=reward_factory)
+        model, _ = load_model(str(out / "model"), device="cpu")
+        return dict(model.named_parameters()), out / "metrics.jsonl"
+
+    return run
+
+
+@pytest.fixture
+def tiny_start_weights():
+    """The tiny random model's named parameters before any training."""
+    from polyreason.models import load_model
+
+    return dict(load_model("tiny-random", device="cpu")[0].named_parameters())
+
+
+@pytest.fixture
 def serve_stub():
     """``serve_stub(Handler, host="127.0.0.1") -> "http://host:port"``: an HTTP stub (tests/http_stub.py) that
     runs until the test ends; the handler's ``seen`` list is emptied first."""

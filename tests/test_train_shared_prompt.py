@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from polyreason.config import recipe_from_dict
-from polyreason.train import run_recipe
 from polyreason.train.shared_prompt import prompt_groups, regroup, supports_shared_prompt
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -95,51 +94,21 @@ def test_models_with_logit_transforms_use_trls_path():
     assert not supports_shared_prompt(model)
 
 
-def test_a_grpo_step_updates_the_weights_the_same_with_and_without_sharing(tmp_path, monkeypatch):
+def test_a_grpo_step_updates_the_weights_the_same_with_and_without_sharing(monkeypatch, tiny_grpo_run,
+                                                                           tiny_start_weights):
     from polyreason.train import shared_prompt
 
     calls = []
     real = shared_prompt.shared_prompt_logps
     monkeypatch.setattr(shared_prompt, "shared_prompt_logps", lambda *a, **k: calls.append(1) or real(*a, **k))
-
-    def final_weights(shared: bool):
-        from polyreason.train import dynamic
-
-        original = dynamic.make_trainer_class
-
-        def patched():
-            cls = original()
-
-            class Toggle(cls):
-                def __init__(self, *a, **kw):
-                    super().__init__(*a, shared_prompt=shared, **kw)
-
-            return Toggle
-
-        recipe = recipe_from_dict({
-            "model": "tiny-random", "seed": 5, "data": {"train": "synthetic:64:en:easy:add_sub"},
-            "rewards": {"format": 1.0, "accuracy": 1.0},
-            "stages": [{"type": "grpo", "preset": "dr_grpo", "max_steps": 1, "per_device_batch_size": 4,
-                        "gradient_accumulation_steps": 2, "num_generations": 4, "max_completion_length": 10,
-                        "save_steps": 100, "learning_rate": 0.5, "optim": "sgd", "temperature": 1.0}],
-            "tracking": {"log_completions": False},
-        })
-        dynamic.make_trainer_class = patched
-        try:
-            run_recipe(recipe, tmp_path / f"run-{shared}", reward_factory=_random_reward)
-        finally:
-            dynamic.make_trainer_class = original
-        from polyreason.models import load_model
-
-        model, _ = load_model(str(tmp_path / f"run-{shared}" / "model"), device="cpu")
-        return dict(model.named_parameters())
-
-    base, _ = __import__("polyreason.models", fromlist=["load_model"]).load_model("tiny-random", device="cpu")
-    start = dict(base.named_parameters())
-    on = final_weights(True)
+    stage = {"max_steps": 1, "gradient_accumulation_steps": 2, "max_completion_length": 10, "learning_rate": 0.5,
+             "optim": "sgd", "temperature": 1.0}
+    rewards = {"format": 1.0, "accuracy": 1.0}
+    on, _ = tiny_grpo_run(stage, _random_reward, rewards, shared_prompt=True)
     assert len(calls) == 2  # both micro-batches (one prompt × G each after regrouping) went the shared way
-    off = final_weights(False)
+    off, _ = tiny_grpo_run(stage, _random_reward, rewards, shared_prompt=False)
     assert len(calls) == 2
+    start = tiny_start_weights
     moved = max((on[n] - start[n]).abs().max().item() for n in on)
     assert moved > 1e-4  # the step did something (the stand-in reward gives every group variance)
     for name in on:

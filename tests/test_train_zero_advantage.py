@@ -7,8 +7,6 @@ import hashlib
 import pytest
 import torch
 
-from polyreason.config import recipe_from_dict
-from polyreason.train import run_recipe
 from polyreason.train.shared_prompt import regroup
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -54,74 +52,34 @@ def _constant_reward(name, params):
     return reward
 
 
-def _trained_weights(tmp_path, monkeypatch, skip: bool, stage: dict, reward_factory, forwards=None):
-    """Final weights (and the metrics path) of a one-stage GRPO run with ``skip_zero_advantage=skip``;
-    ``forwards`` collects one entry per training forward that was actually run."""
-    from polyreason.models import load_model
-    from polyreason.train import dynamic
-
-    original = dynamic.make_trainer_class
-
-    def patched():
-        cls = original()
-
-        class Toggle(cls):
-            def __init__(self, *a, **kw):
-                super().__init__(*a, skip_zero_advantage=skip, **kw)
-
-            def _compute_loss(self, model, inputs):
-                if forwards is not None:
-                    forwards.append(int(skip))
-                return super()._compute_loss(model, inputs)
-
-        return Toggle
-
-    recipe = recipe_from_dict({
-        "model": "tiny-random", "seed": 5, "data": {"train": "synthetic:64:en:easy:add_sub"},
-        "rewards": {"accuracy": 1.0},
-        "stages": [{"type": "grpo", "preset": "dr_grpo", "per_device_batch_size": 4, "num_generations": 4,
-                    "save_steps": 100, **stage}],
-        "tracking": {"log_completions": False},
-    })
-    with monkeypatch.context() as patch:
-        patch.setattr(dynamic, "make_trainer_class", patched)
-        run_recipe(recipe, tmp_path / f"run-{skip}", reward_factory=reward_factory)
-    model, _ = load_model(str(tmp_path / f"run-{skip}" / "model"), device="cpu")
-    return dict(model.named_parameters()), tmp_path / f"run-{skip}" / "metrics.jsonl"
-
-
-def _start_weights():
-    from polyreason.models import load_model
-
-    return dict(load_model("tiny-random", device="cpu")[0].named_parameters())
-
-
-def test_a_step_with_every_micro_batch_skipped_still_applies_weight_decay(tmp_path, monkeypatch):
+def test_a_step_with_every_micro_batch_skipped_still_applies_weight_decay(tiny_grpo_run, tiny_start_weights):
     """All groups have equal rewards: every micro-batch is skipped, yet AdamW's weight decay must act on every
     trained weight as it does after a full zero-gradient backward (a weight without a gradient is left alone)."""
     stage = {"max_steps": 1, "gradient_accumulation_steps": 2, "max_completion_length": 6, "learning_rate": 0.1,
              "weight_decay": 0.5, "trainable_layers": 1}
-    on, _ = _trained_weights(tmp_path, monkeypatch, True, stage, _constant_reward)
-    off, _ = _trained_weights(tmp_path, monkeypatch, False, stage, _constant_reward)
-    start = _start_weights()
+    on, _ = tiny_grpo_run(stage, _constant_reward, skip_zero_advantage=True)
+    off, _ = tiny_grpo_run(stage, _constant_reward, skip_zero_advantage=False)
+    start = tiny_start_weights
     decayed = [n for n in start if (off[n] - start[n]).abs().max() > 1e-4]
     assert len(decayed) > 1  # weight decay moved the trained weights without skipping
     for name in start:
         torch.testing.assert_close(on[name], off[name], msg=name)
 
 
-def test_skipping_zero_advantage_micro_batches_gives_the_same_update(tmp_path, monkeypatch):
+def test_skipping_zero_advantage_micro_batches_gives_the_same_update(tiny_grpo_run, tiny_start_weights):
     forwards: list[int] = []
     stage = {"max_steps": 2, "gradient_accumulation_steps": 4, "max_completion_length": 10, "learning_rate": 0.5,
              "optim": "sgd", "temperature": 1.0}
-    on, metrics = _trained_weights(tmp_path, monkeypatch, True, stage, _half_constant_reward, forwards)
-    off, _ = _trained_weights(tmp_path, monkeypatch, False, stage, _half_constant_reward, forwards)
+    on, metrics = tiny_grpo_run(stage, _half_constant_reward, on_compute_loss=lambda: forwards.append(1),
+                                skip_zero_advantage=True)
+    off, _ = tiny_grpo_run(stage, _half_constant_reward, on_compute_loss=lambda: forwards.append(0),
+                           skip_zero_advantage=False)
     assert forwards.count(0) == 8  # without skipping: 2 steps × 4 micro-batches
     assert 0 < forwards.count(1) < 8  # some micro-batches skipped, not all
     logged = [r["zero_advantage/skipped_frac"] for r in map(__import__("json").loads, metrics.read_text().splitlines())
               if "zero_advantage/skipped_frac" in r]
     assert logged and sum(logged) / len(logged) == pytest.approx((8 - forwards.count(1)) / 8)
-    start = _start_weights()
+    start = tiny_start_weights
     assert max((on[n] - start[n]).abs().max().item() for n in on) > 1e-4  # the useful groups moved the weights
     for name in on:
         torch.testing.assert_close(on[name], off[name], atol=1e-5, rtol=1e-4, msg=name)
