@@ -18,17 +18,22 @@ def _arm(runs: Path, name: str, curve: list[tuple[int, float]], finished: bool, 
     (out / "summary.json").write_text(json.dumps({"finished": finished}), encoding="utf-8")
 
 
+def _report_row(study, tmp_path: Path, setting: str, names: tuple[str, ...]) -> str:
+    """Report the arms ``names`` (one setting, one family) from tmp_path/runs; the setting's table row."""
+    arms = tmp_path / "arms.json"
+    arms.write_text(json.dumps([{"name": n, "recipe": "r.yaml", "setting": setting, "families": ["fam"]}
+                                for n in names]), encoding="utf-8")
+    table = tmp_path / "table.md"
+    assert study.report(arms, tmp_path / "runs", tmp_path / "img", table, {}) == 0
+    return next(line for line in table.read_text(encoding="utf-8").splitlines() if line.startswith(f"| `{setting}`"))
+
+
 def test_report_averages_seeds_and_counts_arms_stopped_after_an_earlier_stage(tmp_path, benchmark_script):
     study = benchmark_script("rl_study")
     runs = tmp_path / "runs"
     _arm(runs, "x_s42", [(0, 0.50), (6, 0.60)], finished=True)
     _arm(runs, "x_s7", [(0, 0.40), (6, 0.30)], finished=False)  # killed during GRPO: summary.json from SFT only
-    arms = tmp_path / "arms.json"
-    arms.write_text(json.dumps([{"name": n, "recipe": "r.yaml", "setting": "x", "families": ["fam"]}
-                                for n in ("x_s42", "x_s7")]), encoding="utf-8")
-    table = tmp_path / "table.md"
-    assert study.report(arms, runs, tmp_path / "img", table, {}) == 0
-    row = next(line for line in table.read_text(encoding="utf-8").splitlines() if line.startswith("| `x`"))
+    row = _report_row(study, tmp_path, "x", ("x_s42", "x_s7"))
     assert "| 2 (1) |" in row and "0: 45.0, 6: 45.0" in row
     assert (tmp_path / "img" / "fam.png").stat().st_size > 1000
     assert study._finished(runs / "x_s42") and not study._finished(runs / "x_s7")
@@ -43,10 +48,4 @@ def test_report_shows_generation_rounds_and_first_round_useful_share_of_dynamic_
          **{"dynamic_sampling/rounds": 3.0, "dynamic_sampling/useful_frac_first": 0.25})
     _arm(runs, "d_s7", [(0, 0.5), (4, 0.6)], finished=True,
          **{"dynamic_sampling/rounds": 2.0, "dynamic_sampling/useful_frac_first": 0.5})
-    arms = tmp_path / "arms.json"
-    arms.write_text(json.dumps([{"name": n, "recipe": "r.yaml", "setting": "d", "families": ["fam"]}
-                                for n in ("d_s42", "d_s7")]), encoding="utf-8")
-    table = tmp_path / "table.md"
-    assert study.report(arms, runs, tmp_path / "img", table, {}) == 0
-    row = next(line for line in table.read_text(encoding="utf-8").splitlines() if line.startswith("| `d`"))
-    assert row.endswith("| 2.50 | 0.38 |")
+    assert _report_row(study, tmp_path, "d", ("d_s42", "d_s7")).endswith("| 2.50 | 0.38 |")
