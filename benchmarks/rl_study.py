@@ -146,15 +146,15 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
                 vals = [a for _, d in items for st, a, _ in d["curve"] if st == s]
                 cells.append(f"{s}: {100 * sum(vals) / len(vals):.1f}" + (f" (n={len(vals)})" if len(vals) < len(items) else ""))
             stopped = sum(not d["finished"] for _, d in items)
-            lines.append(f"| `{setting}` | {len(items)}{f' ({stopped})' if stopped else ''} | {', '.join(cells)} | {_mean_of(items, 'step_time'):.1f} | "
-                         f"{_mean_of(items, 'zero_std'):.2f} | {_mean_of(items, 'entropy'):.3f} | "
+            lines.append(f"| `{setting}` | {len(items)}{f' ({stopped})' if stopped else ''} | {', '.join(cells)} | {_cell(items, 'step_time', '.1f')} | "
+                         f"{_cell(items, 'zero_std', '.2f')} | {_cell(items, 'entropy', '.3f')} | "
                          f"{_cell(items, 'rounds', '.2f')} | {_cell(items, 'useful_first', '.2f')} |")
         table.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 
 
 def _cell(items: list[tuple[dict, dict]], key: str, fmt: str) -> str:
-    """The mean over runs, or "–" where no run logged the metric (arms without dynamic sampling)."""
+    """The mean over runs, or "–" where no run logged the metric (SFT-only arms; rounds without dynamic sampling)."""
     value = _mean_of(items, key)
     return "–" if value != value else format(value, fmt)
 

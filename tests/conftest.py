@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from contextlib import ExitStack
 from pathlib import Path
@@ -76,7 +77,7 @@ def tiny_grpo_run(tmp_path, monkeypatch):
     from polyreason.models import load_model
     from polyreason.train import dynamic, run_recipe
 
-    runs = iter(range(1000))
+    runs = itertools.count()
 
     def run(stage: dict, reward_factory, rewards: dict | None = None, on_compute_loss=None, **trainer_kwargs):
         original = dynamic.make_trainer_class
