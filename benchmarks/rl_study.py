@@ -11,7 +11,8 @@ disjoint *test* half, which no arm ever sees.
 arm queues side by side without disturbing each other's timings), skipping arms whose ``summary.json`` exists,
 and re-reads the arms file after every arm (append arms while it runs).  ``report`` draws, per family of arms,
 validation accuracy against GRPO step and against training wall time (evaluation time excluded), and writes a
-markdown table: mean over seeds at each evaluated step, seconds per step, zero-variance group fraction.
+markdown table: mean over seeds at each evaluated step, seconds per step, zero-variance group fraction, and
+useful completions per minute (completions in groups with non-zero advantage, per minute of GRPO training).
 """
 
 from __future__ import annotations
@@ -76,17 +77,42 @@ def read_arm(run_dir: Path) -> dict | None:
         return None
     def mean(xs):
         return (sum(xs) / len(xs) if xs else None)
+    timed = grpo[1:] or grpo  # the first step also pays for warm-up
+    completions = _completions_per_step(run_dir)
     return {
         "finished": _finished(run_dir),  # an arm stopped early still counts up to its last eval
         "curve": [(r["step"], r["heldout/accuracy"], r["heldout/train_seconds"]) for r in held],
-        "step_time": mean([r["step_time"] for r in grpo[1:]] or [r["step_time"] for r in grpo]),
+        "step_time": mean([r["step_time"] for r in timed]),
         "zero_std": mean([r["frac_reward_zero_std"] for r in grpo if r.get("frac_reward_zero_std") is not None]),
         "entropy": mean([r["entropy"] for r in grpo if r.get("entropy") is not None]),
         # dynamic sampling only: generation rounds per step and the useful share before refilling
         "rounds": mean([r["dynamic_sampling/rounds"] for r in grpo if "dynamic_sampling/rounds" in r]),
         "useful_first": mean([r["dynamic_sampling/useful_frac_first"] for r in grpo
                               if "dynamic_sampling/useful_frac_first" in r]),
+        # the issue's figure of merit: completions in groups with non-zero advantage, per minute of training
+        "useful_per_min": mean([60 * completions * _useful_share(r) / r["step_time"] for r in timed
+                                if r["step_time"] > 0]) if completions else None,
     }
+
+
+def _completions_per_step(run_dir: Path) -> int | None:
+    """Completions one GRPO optimiser step trains on (batch × accumulation of the run's last GRPO stage)."""
+    import yaml
+
+    recipe = run_dir / "recipe.yaml"
+    if not recipe.exists():
+        return None
+    stages = [s for s in (yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}).get("stages", [])
+              if s.get("type") == "grpo"]
+    return stages[-1]["per_device_batch_size"] * stages[-1]["gradient_accumulation_steps"] if stages else None
+
+
+def _useful_share(record: dict) -> float:
+    """Share of a step's trained completions whose group has reward variance: dynamic sampling logs it for the
+    batch it kept; otherwise every group generated is trained, and TRL logs the zero-variance share."""
+    if "dynamic_sampling/useful_frac" in record:
+        return record["dynamic_sampling/useful_frac"]
+    return 1.0 - record["frac_reward_zero_std"]
 
 
 def _finished(run_dir: Path) -> bool:
@@ -138,7 +164,8 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
         plt.close(fig)
     if table is not None:
         lines = ["| setting | runs (stopped early) | val accuracy by step (mean over runs) | s/step | zero-var groups "
-                 "| entropy | generation rounds | useful groups, first round |", "|---|---|---|---|---|---|---|---|"]
+                 "| entropy | generation rounds | useful groups, first round | useful completions / min |",
+                 "|---|---|---|---|---|---|---|---|---|"]
         for setting, items in sorted(by_setting.items()):
             steps = sorted({s for _, d in items for s, _, _ in d["curve"]})
             cells = []
@@ -148,7 +175,8 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
             stopped = sum(not d["finished"] for _, d in items)
             lines.append(f"| `{setting}` | {len(items)}{f' ({stopped})' if stopped else ''} | {', '.join(cells)} | {_cell(items, 'step_time', '.1f')} | "
                          f"{_cell(items, 'zero_std', '.2f')} | {_cell(items, 'entropy', '.3f')} | "
-                         f"{_cell(items, 'rounds', '.2f')} | {_cell(items, 'useful_first', '.2f')} |")
+                         f"{_cell(items, 'rounds', '.2f')} | {_cell(items, 'useful_first', '.2f')} | "
+                         f"{_cell(items, 'useful_per_min', '.1f')} |")
         table.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 

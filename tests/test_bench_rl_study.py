@@ -7,9 +7,17 @@ import json
 from pathlib import Path
 
 
-def _arm(runs: Path, name: str, curve: list[tuple[int, float]], finished: bool, **logged: float) -> None:
+def _arm(runs: Path, name: str, curve: list[tuple[int, float]], finished: bool, completions: tuple[int, int] | None = None,
+         **logged: float) -> None:
+    """An arm's run folder; ``completions`` = (batch, accumulation) of its GRPO stage, written as recipe.yaml."""
     out = runs / name
     out.mkdir(parents=True)
+    if completions is not None:
+        batch, accumulation = completions
+        (out / "recipe.yaml").write_text(
+            f"stages:\n- type: sft\n  per_device_batch_size: 2\n  gradient_accumulation_steps: 4\n"
+            f"- type: grpo\n  per_device_batch_size: {batch}\n  gradient_accumulation_steps: {accumulation}\n",
+            encoding="utf-8")
     records = [{"stage": 1, "stage_type": "grpo", "step": s, "step_time": 40.0 + s, "frac_reward_zero_std": 0.5,
                 "entropy": 0.03, **logged} for s, _ in curve if s]
     records += [{"stage": 1, "stage_type": "grpo", "step": s, "heldout/accuracy": a, "heldout/train_seconds": 10.0 * s}
@@ -37,7 +45,7 @@ def test_report_averages_seeds_and_counts_arms_stopped_after_an_earlier_stage(tm
     assert "| 2 (1) |" in row and "0: 45.0, 6: 45.0" in row
     assert (tmp_path / "img" / "fam.png").stat().st_size > 1000
     assert study._finished(runs / "x_s42") and not study._finished(runs / "x_s7")
-    assert row.endswith("| – | – |")  # no dynamic sampling logged: no rounds column
+    assert row.endswith("| – | – | – |")  # no dynamic sampling logged, no recipe: no rounds, no useful rate
 
 
 def test_report_shows_generation_rounds_and_first_round_useful_share_of_dynamic_sampling_arms(tmp_path,
@@ -48,4 +56,16 @@ def test_report_shows_generation_rounds_and_first_round_useful_share_of_dynamic_
          **{"dynamic_sampling/rounds": 3.0, "dynamic_sampling/useful_frac_first": 0.25})
     _arm(runs, "d_s7", [(0, 0.5), (4, 0.6)], finished=True,
          **{"dynamic_sampling/rounds": 2.0, "dynamic_sampling/useful_frac_first": 0.5})
-    assert _report_row(study, tmp_path, "d", ("d_s42", "d_s7")).endswith("| 2.50 | 0.38 |")
+    assert _report_row(study, tmp_path, "d", ("d_s42", "d_s7")).endswith("| 2.50 | 0.38 | – |")
+
+
+def test_report_shows_useful_completions_per_minute_from_the_grpo_stage_batch(tmp_path, benchmark_script):
+    """Useful = completions in groups with reward variance: TRL's zero-variance share without dynamic sampling,
+    dynamic sampling's kept-batch share with it; per minute of the steps after the first (warm-up)."""
+    study = benchmark_script("rl_study")
+    runs = tmp_path / "runs"
+    _arm(runs, "u_s42", [(0, 0.5), (2, 0.6), (4, 0.6)], finished=True, completions=(8, 1))  # zero-std 0.5
+    assert _report_row(study, tmp_path, "u", ("u_s42",)).endswith(f"| {60 * 8 * 0.5 / 44:.1f} |")
+    _arm(runs, "v_s42", [(0, 0.5), (2, 0.6), (4, 0.6)], finished=True, completions=(8, 4),
+         **{"dynamic_sampling/useful_frac": 0.75})
+    assert _report_row(study, tmp_path, "v", ("v_s42",)).endswith(f"| {60 * 32 * 0.75 / 44:.1f} |")
