@@ -139,7 +139,8 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
             families[fam].append(setting)
     out.mkdir(parents=True, exist_ok=True)
     for fam, settings in sorted(families.items()):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        legend_in = 0.17 * len(settings) + 0.15  # the settings' labels are long: one line each, under the plots
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4 + legend_in))
         for i, setting in enumerate(sorted(settings)):
             color = f"C{i % 10}"
             for arm, data in by_setting[setting]:
@@ -157,9 +158,9 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
         for ax in axes:
             ax.set_ylabel("validation accuracy, % (200 problems, greedy)")
             ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=8)
+        fig.legend(loc="lower center", fontsize=8, frameon=False)
         fig.suptitle(f"RL study: {fam} (one line per seed)")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, legend_in / (4 + legend_in), 1, 1))
         fig.savefig(out / f"{fam}.png", dpi=110)
         plt.close(fig)
     if table is not None:
