@@ -91,7 +91,7 @@ def read_arm(run_dir: Path) -> dict | None:
                               if "dynamic_sampling/useful_frac_first" in r]),
         # the issue's figure of merit: completions in groups with non-zero advantage, per minute of training
         "useful_per_min": mean([60 * completions * _useful_share(r) / r["step_time"] for r in timed
-                                if r["step_time"] > 0]) if completions else None,
+                                if r["step_time"] > 0 and _useful_share(r) is not None]) if completions else None,
     }
 
 
@@ -107,12 +107,13 @@ def _completions_per_step(run_dir: Path) -> int | None:
     return stages[-1]["per_device_batch_size"] * stages[-1]["gradient_accumulation_steps"] if stages else None
 
 
-def _useful_share(record: dict) -> float:
+def _useful_share(record: dict) -> float | None:
     """Share of a step's trained completions whose group has reward variance: dynamic sampling logs it for the
     batch it kept; otherwise every group generated is trained, and TRL logs the zero-variance share."""
     if "dynamic_sampling/useful_frac" in record:
         return record["dynamic_sampling/useful_frac"]
-    return 1.0 - record["frac_reward_zero_std"]
+    zero = record.get("frac_reward_zero_std")
+    return None if zero is None else 1.0 - zero
 
 
 def _finished(run_dir: Path) -> bool:
