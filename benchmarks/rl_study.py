@@ -67,10 +67,12 @@ def run(arms_path: Path, runs: Path, core: str) -> int:
 
 
 def read_arm(run_dir: Path) -> dict | None:
-    metrics = run_dir / "metrics.jsonl"
-    if not metrics.exists():
+    from polyreason.report.runs import load_run
+
+    if not (run_dir / "metrics.jsonl").exists():
         return None
-    records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
+    run = load_run(run_dir)
+    records = run.records
     grpo = [r for r in records if r.get("stage_type") == "grpo" and "step_time" in r]
     held = [r for r in records if "heldout/accuracy" in r]
     if not held:
@@ -78,7 +80,7 @@ def read_arm(run_dir: Path) -> dict | None:
     def mean(xs):
         return (sum(xs) / len(xs) if xs else None)
     timed = grpo[1:] or grpo  # the first step also pays for warm-up
-    completions = _completions_per_step(run_dir)
+    completions = _completions_per_step(run.recipe)
     return {
         "finished": _finished(run_dir),  # an arm stopped early still counts up to its last eval
         "curve": [(r["step"], r["heldout/accuracy"], r["heldout/train_seconds"]) for r in held],
@@ -95,15 +97,9 @@ def read_arm(run_dir: Path) -> dict | None:
     }
 
 
-def _completions_per_step(run_dir: Path) -> int | None:
+def _completions_per_step(recipe: dict | None) -> int | None:
     """Completions one GRPO optimiser step trains on (batch × accumulation of the run's last GRPO stage)."""
-    import yaml
-
-    recipe = run_dir / "recipe.yaml"
-    if not recipe.exists():
-        return None
-    stages = [s for s in (yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}).get("stages", [])
-              if s.get("type") == "grpo"]
+    stages = [s for s in (recipe or {}).get("stages", []) if s.get("type") == "grpo"]
     return stages[-1]["per_device_batch_size"] * stages[-1]["gradient_accumulation_steps"] if stages else None
 
 
