@@ -35,6 +35,7 @@ RANGES = {
     "language": (0.0, 1.0),
     "repetition": (-1.0, 0.0),
     "naturalness": (0.0, 1.0),
+    "arithmetic": (0.0, 1.0),
 }
 
 
@@ -55,7 +56,7 @@ def test_registry_names_and_callable_names():
 
 
 def test_unknown_reward_lists_names_and_suggests():
-    with pytest.raises(UserError, match=r"did you mean 'accuracy'.*valid rewards: accuracy, cosine"):
+    with pytest.raises(UserError, match=r"did you mean 'accuracy'.*valid rewards: accuracy, arithmetic, cosine"):
         build_reward("acuracy")
 
 
@@ -298,7 +299,7 @@ HOSTILE = {
 def test_rewards_stay_fast_on_hostile_text(name):
     import time
 
-    for reward in ("format", "tag_count", "language", "repetition", "naturalness", "soft_overlong"):
+    for reward in ("format", "tag_count", "language", "repetition", "naturalness", "soft_overlong", "arithmetic"):
         start = time.monotonic()
         (value,) = build_reward(reward)(None, [HOSTILE[name]], language=["es"])
         assert time.monotonic() - start < 3.0, (reward, name)

@@ -5,7 +5,7 @@ Besides the rules listed below: reward_model, judge, process, custom / custom:NA
     >>> build_reward("format")(None, ["<think>2+2=4</think> \\\\boxed{4}"])
     [1.0]
 
-Registry: accuracy, format, tag_count, cosine, soft_overlong, language, repetition, naturalness
+Registry: accuracy, format, tag_count, cosine, soft_overlong, language, repetition, naturalness, arithmetic
 (see docs/rewards.md for every formula).  Weighted sums with missing parts follow one rule
 (:func:`~polyreason.rewards.suite.weighted_sum`, the same as TRL's).  No torch.
 """

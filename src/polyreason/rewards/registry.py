@@ -8,6 +8,7 @@ from typing import Any
 
 from polyreason.errors import UserError, did_you_mean
 from polyreason.rewards.accuracy import accuracy, cosine, soft_overlong
+from polyreason.rewards.arithmetic import arithmetic
 from polyreason.rewards.custom import check_custom_name, custom, is_custom_name, misnamed_custom
 from polyreason.rewards.format import format_reward, tag_count
 from polyreason.rewards.inputs import log_mean
@@ -31,6 +32,7 @@ RULE_REWARDS: dict[str, Callable[..., RewardFn]] = {
     "language": language,
     "repetition": repetition,
     "naturalness": naturalness,
+    "arithmetic": arithmetic,
 }
 # Models and user code: each needs parameters (which model, which function).  Building one only checks them;
 # a model loads on the reward's first call.  "custom:NAME" is the custom factory under another name.
