@@ -7,6 +7,7 @@
 * :mod:`~polyreason.text.prose`: the words language ID should see.
 * :mod:`~polyreason.text.langid`: one offline fastText detector and ``MIN_LETTERS``.
 * :mod:`~polyreason.text.repetition`: loop, flood and character-loop statistics; the ``repetition_loop`` rule.
+* :mod:`~polyreason.text.equations`: the plain-arithmetic equations a text writes, each judged true or false.
 * :mod:`~polyreason.text.analysis`: the per-completion analysis the language reward and the evaluation share.
 
 Nothing here imports the rest of polyreason except :mod:`polyreason.errors`.
