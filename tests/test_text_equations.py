@@ -24,6 +24,7 @@ from polyreason.text.equations import check_equation, evaluate, find_equations
     ("1,250 + 750 = 2,000", [("1,250 + 750 = 2,000", True)]),
     ("7 / 2 = 3.5, 5 - 3 = 2.5", [("7 / 2 = 3.5", True), ("5 - 3 = 2.5", False)]),
     ("38 + 27 = 58 + 7 = 65", [("58 + 7 = 65", True)]),               # a chain: its last link is judged
+    ("First (38 + 20 = 58), then 58 + 7 = 66.", [("38 + 20 = 58", True), ("58 + 7 = 66", False)]),
 ])
 def test_equations_found_and_judged(text, expected):
     assert [(e.text, e.true) for e in find_equations(text)] == expected
@@ -33,6 +34,7 @@ def test_equations_found_and_judged(text, expected):
     "x - 2 + 3 = 4",      # continues an expression with a variable
     "2^3 + 1 = 9",        # a power
     "f(2) + 1 = 3",       # a function
+    "(2 + 3) × 4 = 20",   # parentheses are not evaluated
     "a2 + 3 = 5",         # starts inside a word
     "3 × 4 = 12 × 2",     # the right side is an expression
     "5 + 5 = 10.5 + 1",

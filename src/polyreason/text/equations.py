@@ -98,11 +98,11 @@ def evaluate(expression: str) -> Fraction | None:
 
 def _starts_cleanly(text: str, start: int) -> bool:
     """The match does not begin inside a number or word ("a2 + 3") or continue an expression that is not plain
-    arithmetic ("x - 2 + 3 = 4", "2^3 + 1 = 9", "f(2) + 1 = 3")."""
-    if start and (text[start - 1].isalnum() or text[start - 1] in "._,^(−-"):
+    arithmetic ("x - 2 + 3 = 4", "2^3 + 1 = 9").  An opening parenthesis is fine: "(38 + 20 = 58)"."""
+    if start and (text[start - 1].isalnum() or text[start - 1] in "._,^−-"):
         return False
     before = text[:start].rstrip()
-    return not before or before[-1] not in "+-−×*/÷·^("
+    return not before or before[-1] not in "+-−×*/÷·^"
 
 
 def _number(text: str) -> Fraction:
