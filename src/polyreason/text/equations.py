@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?"
-_OP = r"[+\-−×x*/÷·]"
+_SYMBOLS = "+-−×*/÷·"  # the operators that are not letters ("x" as times is one only between numbers)
+_OP = rf"[{re.escape(_SYMBOLS)}x]"
 # Found from each "=" outward (a left side ending right before it, a number after it), so the work per "=" is
 # bounded by _WINDOW and hostile text costs linear time.  The right side must be whole: not the start of a
 # longer number, a product or a sum.
@@ -26,7 +27,7 @@ _WINDOW = 160
 _MAX_EQUATIONS = 200
 MAX_CHARS = 20_000  # longer text is judged on its first MAX_CHARS characters
 _LHS = re.compile(rf"-?(?:{_NUMBER})(?:\s*{_OP}\s*(?:{_NUMBER}))+\s*\Z")
-_RHS = re.compile(rf"=\s*(-?(?:{_NUMBER}))(?![\d^(]|[.,]\d|\s*[+\-−×*/÷·^]\s*\d)")
+_RHS = re.compile(rf"=\s*(-?(?:{_NUMBER}))(?![\d^(]|[.,]\d|\s*[{re.escape(_SYMBOLS)}^]\s*\d)")
 _TOKEN = re.compile(rf"\s*({_NUMBER}|{_OP})")
 _MINUS = {"-", "−"}
 _TIMES = {"×", "x", "*", "·"}
@@ -102,7 +103,7 @@ def _starts_cleanly(text: str, start: int) -> bool:
     if start and (text[start - 1].isalnum() or text[start - 1] in "._,^−-"):
         return False
     before = text[:start].rstrip()
-    return not before or before[-1] not in "+-−×*/÷·^"
+    return not before or before[-1] not in _SYMBOLS + "^"
 
 
 def _number(text: str) -> Fraction:
