@@ -56,7 +56,7 @@ def test_quickstart_scores_heldout_with_the_rewards_training_uses():
     specs, budget = recipe.trained_rewards()
     weights, params = suite_from_specs(specs, budget)
     assert budget == recipe.stages[1].max_completion_length and params["cosine"] == {"max_len": budget}
-    assert weights == {"accuracy": 1.0, "format": 0.5, "arithmetic": 0.5, "cosine": 1.0}
+    assert weights == {"accuracy": 1.0, "format": 0.5, "cosine": 1.0}
 
 
 @pytest.mark.usefixtures("one_torch_thread")
