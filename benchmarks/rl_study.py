@@ -151,7 +151,7 @@ def report(arms_path: Path, runs: Path, out: Path, table: Path | None, start: di
                 offset = float(arm.get("offset_seconds", 0.0))  # e.g. the SFT stage a GRPO arm starts from
                 axes[1].plot([(offset + s) / 60 for s in secs], [100 * a for a in acc], "-o", color=color, alpha=0.8, ms=3)
         axes[0].set_xlabel("GRPO step (SFT: optimiser step)")
-        axes[1].set_xlabel("train wall time incl. SFT, min (1 shared core, no eval)")
+        axes[1].set_xlabel("train wall time, min (no eval; pipeline arms: GRPO only)")
         for ax in axes:
             ax.set_ylabel("validation accuracy, % (200 problems, greedy)")
             ax.grid(alpha=0.3)
