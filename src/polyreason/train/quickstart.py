@@ -101,6 +101,7 @@ def _run_quickstart(recipe: Recipe, eval_problems: int, resume: bool,
     from polyreason.rewards import suite_from_specs
     from polyreason.train.heldout import score_heldout
     from polyreason.train.runner import run_recipe
+    from polyreason.train.stages.base import return_freed_memory
 
     started = time.monotonic()
     out = Path(recipe.output_dir)
@@ -120,6 +121,7 @@ def _run_quickstart(recipe: Recipe, eval_problems: int, resume: bool,
         if on_score is not None:
             on_score(score.as_dict())
         del model
+        return_freed_memory()
         # each training stage resets the kernel's peak-RSS mark (its own cost figure), so keep the maximum
         result.peak_rss_mb = max(result.peak_rss_mb, peak_rss_mb())
 

@@ -53,7 +53,7 @@ from polyreason.errors import UserError
 from polyreason.files import ensure_dir, output_lock, read_jsonl, write_json, write_text
 from polyreason.report import cost
 from polyreason.train.stages import STAGE_TYPES, Source, StageContext, StageOutcome, data_source
-from polyreason.train.stages.base import RECORD_FILE
+from polyreason.train.stages.base import RECORD_FILE, return_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,7 @@ def _run_recipe(recipe: Recipe, out: Path, resume: bool, reward_factory: RewardF
             ctx = _context(recipe, index, plan, out, outcomes, model, resume, reward_factory)
             outcome, wall = _run_stage(ctx)
             results.append(_result(index, stage, name, outcome, wall))
+            return_freed_memory()  # the next stage (or the caller's evaluation) loads onto a trimmed heap
         outcomes[name] = outcome
         model = outcome.model_dir or model
         result = RunResult(str(out), model, results, str(metrics_path), time.monotonic() - start)

@@ -295,12 +295,31 @@ def make_generator(ctx: StageContext, spec: str, *, endpoint_model: str = "defau
 
 def release(backend: Any) -> None:
     """Drop a local backend's model before the next one loads (memory); a no-op for endpoints."""
+    if getattr(backend, "model", None) is not None:
+        backend.model = None
+    return_freed_memory()
+
+
+def return_freed_memory() -> bool:
+    """Collect garbage and hand the C heap's free pages back to the OS (glibc ``malloc_trim``; CUDA's cache too).
+
+    A finished stage's weights, optimizer state and activations are freed, but glibc keeps most of those pages
+    mapped, so the next model loaded (an evaluation, the next stage) stacks on top of them in resident memory.
+    Returns whether the heap could be trimmed (False off glibc)."""
+    import ctypes
+    import ctypes.util
     import gc
     import sys
 
-    if getattr(backend, "model", None) is not None:
-        backend.model = None
     gc.collect()
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
+    name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or name is None:
+        return False
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):  # musl and other libcs have no malloc_trim
+        return False
+    return True
