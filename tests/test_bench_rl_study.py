@@ -69,3 +69,23 @@ def test_report_shows_useful_completions_per_minute_from_the_grpo_stage_batch(tm
     _arm(runs, "v_s42", [(0, 0.5), (2, 0.6), (4, 0.6)], finished=True, completions=(8, 4),
          **{"dynamic_sampling/useful_frac": 0.75})
     assert _report_row(study, tmp_path, "v", ("v_s42",)).endswith(f"| {60 * 32 * 0.75 / 44:.1f} |")
+
+
+def test_every_study_arm_names_a_recipe_that_loads_with_its_overrides():
+    """The arms file is what `rl_study.py run` executes: a renamed recipe key or a mistyped --set would only
+    surface minutes into a study run otherwise.  Recipes that start from a study checkpoint (runs/rl-study/…,
+    made by an earlier arm) load with the tiny model in its place."""
+    import yaml
+
+    from polyreason.config import load_recipe
+
+    repo = Path(__file__).resolve().parents[1]
+    arms = json.loads((repo / "benchmarks" / "rl_study_arms.json").read_text(encoding="utf-8"))
+    assert len({arm["name"] for arm in arms}) == len(arms)
+    for arm in arms:
+        path = repo / arm["recipe"]
+        checkpoint = str(yaml.safe_load(path.read_text(encoding="utf-8"))["model"]["spec"]).startswith("runs/")
+        recipe = load_recipe(path, arm.get("set", []) + (["model.spec=tiny-random"] if checkpoint else []))
+        seed = next((s.split("=", 1)[1] for s in arm.get("set", []) if s.startswith("seed=")), None)
+        if seed is not None:
+            assert recipe.seed == int(seed), arm["name"]
