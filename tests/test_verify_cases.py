@@ -313,7 +313,7 @@ CASES += [
     ("12", "Answer \\[ 12 \\]", "en", True),
     ("12", "So we get\n$$\n12\n$$", "en", True),
     ("12", "So we get\n\\[\n12\n\\]", "en", True),
-    ("12", "Answer \\( 5+7 \\)", "en", True),
+    ("12", "Answer \\( 5+7 \\)", "en", False),  # a calculation for a number gold (math-verify: True; a policy farms it)
     ("12", "We find $x = 3$. Then the count is 12.", "en", True),
     ("\\frac{2}{7}", "$\\frac27 $", "en", True),
     ("\\sqrt{5}", "$\\sqrt5$", "en", True),

@@ -91,6 +91,11 @@ NEAR_MISSES: list[tuple[str, str, str, str]] = [
     ("11111111100", "$\\boxed{11,\\! 111,\\! 111,\\! 10}$", "en", "a digit group short"),
     ("\\text{E}", "$\\text{F}$", "en", "different letter"),
     ("\\text{odd}", "$\\text{even}$", "en", "different word"),
+    # --- the question restated: a calculation that equals the gold is not its result (a GRPO policy farmed it)
+    ("42", "<think>\n</think>\n\nThe answer is \\boxed{72 - 30}", "en", "the problem's own sum, boxed"),
+    ("42", "La respuesta es \\boxed{72 - 30}", "es", "the same in Spanish, no reasoning"),
+    ("12", "\\boxed{3 \\cdot 4}", "en", "a product left undone"),
+    ("10", "The answer is $(9+1)$.", "en", "a bracketed sum"),
     # --- matrices
     (
         "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
@@ -126,6 +131,10 @@ RIGHT: list[tuple[str, str, str]] = [
     ("-5", "Respuesta: -5", "es"),
     ("x \\leq 5", "$5 \\geq x$", "en"),
     ("1, 2", "\\boxed{1} and \\boxed{2}", "en"),
+    ("42", "La respuesta es \\boxed{42}", "es"),
+    ("1/3", "$\\left( \\frac{1}{3} \\right)$", "en"),  # brackets around a number are not a calculation
+    ("2", "\\boxed{\\sqrt{4}}", "en"),
+    ("2 + \\sqrt{3}", "\\boxed{\\sqrt{3} + 2}", "en"),  # a gold that is itself an expression
 ]
 
 

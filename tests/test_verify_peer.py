@@ -23,6 +23,7 @@ KNOWN = {
     139: "expects 2.6667 == 8/3: the original test used a coarser rounding",
     186: "the same (gold, prediction) as row 187, which expects the opposite verdict",
     253: "f(x) == f(y) is the non-strict mode's expectation; row 252 expects strict mode (the default)",
+    30: "expects (9+1) == 10; we reject a calculation for a number gold on purpose (a policy farms it)",
 }
 
 
