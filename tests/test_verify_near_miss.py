@@ -135,6 +135,8 @@ RIGHT: list[tuple[str, str, str]] = [
     ("1/3", "$\\left( \\frac{1}{3} \\right)$", "en"),  # brackets around a number are not a calculation
     ("2", "\\boxed{\\sqrt{4}}", "en"),
     ("2 + \\sqrt{3}", "\\boxed{\\sqrt{3} + 2}", "en"),  # a gold that is itself an expression
+    ("600000000000000000000000", "\\boxed{6 \\times 10^{23}}", "en"),  # scientific notation is a number
+    ("0.00012", "$1.2 \\times 10^{-4}$", "en"),
 ]
 
 

@@ -41,6 +41,7 @@ _LIST_COMMA = re.compile(r"\d\s*,(?!\d{3}(?!\d))")
 # An arithmetic operation between two operands ("72 - 30", "3 \cdot 4", "(9+1)"): a calculation left undone.
 # Powers stay accepted ("2^{10}" for 1024 is how such answers are often written).
 _CALCULATION = re.compile(r"[\w})]\s*(?:[-+*/×·÷]|\\cdot|\\times|\\div)\s*[\w\\({]")
+_SCIENTIFIC = re.compile(r"\s*-?\d+(?:\.\d+)?\s*(?:\\times|\\cdot|×|·)\s*10\s*\^\s*\{?\s*-?\d+\s*\}?\s*")
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def _prepare(
     if g.value is not None:
         pred_value = evaluate_constant(clean_answer(pred_mv if g.is_equation else ASSIGN.sub("", pred_mv, count=1)))
         if pred_value is not None and g.canon is not None and g.canon.kind == "num" and p is None \
-                and _CALCULATION.search(clean_answer(pred_mv)):
+                and _CALCULATION.search(clean_answer(pred_mv)) and not _SCIENTIFIC.fullmatch(clean_answer(pred_mv)):
             # "\boxed{72 - 30}" for "What is 72 - 30?" restates the question.  GRPO finds this (a Spanish
             # quickstart policy boxed every problem so within 12 steps), so a number gold needs the number.
             # math-verify credits it (its test table's "(9+1)" for 10: the one row where we differ on purpose).
