@@ -44,6 +44,15 @@ _CALCULATION = re.compile(r"[\w})]\s*(?:[-+*/×·÷]|\\cdot|\\times|\\div)\s*[\w
 _SCIENTIFIC = re.compile(r"\s*-?\d+(?:\.\d+)?\s*(?:\\times|\\cdot|×|·)\s*10\s*\^\s*\{?\s*-?\d+\s*\}?\s*")
 
 
+def _undone_calculation(answer: str) -> bool:
+    """``72 - 30`` answering "What is 72 - 30?" restates the question; for a number gold it is wrong.
+
+    GRPO finds this (a Spanish quickstart policy boxed every problem so within 12 steps, docs/rl-study.md
+    session 9).  math-verify credits it (its test table's "(9+1)" for 10: the one row where we differ on
+    purpose).  Scientific notation (``6 \\times 10^{23}``) is a number, not a calculation."""
+    return _CALCULATION.search(answer) is not None and _SCIENTIFIC.fullmatch(answer) is None
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Outcome of verifying one completion against one gold answer.
@@ -148,10 +157,7 @@ def _prepare(
     if g.value is not None:
         pred_value = evaluate_constant(clean_answer(pred_mv if g.is_equation else ASSIGN.sub("", pred_mv, count=1)))
         if pred_value is not None and g.canon is not None and g.canon.kind == "num" and p is None \
-                and _CALCULATION.search(clean_answer(pred_mv)) and not _SCIENTIFIC.fullmatch(clean_answer(pred_mv)):
-            # "\boxed{72 - 30}" for "What is 72 - 30?" restates the question.  GRPO finds this (a Spanish
-            # quickstart policy boxed every problem so within 12 steps), so a number gold needs the number.
-            # math-verify credits it (its test table's "(9+1)" for 10: the one row where we differ on purpose).
+                and _undone_calculation(clean_answer(pred_mv)):
             return Verdict(False, extracted, repr(pred_value), "unevaluated: a calculation, not its result")
         if pred_value is not None:
             if p is not None and p.kind == "num" and p.inexact and float_rounding is not None:
