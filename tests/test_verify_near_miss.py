@@ -96,6 +96,8 @@ NEAR_MISSES: list[tuple[str, str, str, str]] = [
     ("42", "La respuesta es \\boxed{72 - 30}", "es", "the same in Spanish, no reasoning"),
     ("12", "\\boxed{3 \\cdot 4}", "en", "a product left undone"),
     ("10", "The answer is $(9+1)$.", "en", "a bracketed sum"),
+    ("42", "\\boxed{6(7)}", "en", "an implicit product left undone"),
+    ("42", "\\boxed{(6)(7)}", "en", "an implicit product of brackets"),
     # --- matrices
     (
         "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",

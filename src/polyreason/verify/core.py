@@ -41,6 +41,8 @@ _LIST_COMMA = re.compile(r"\d\s*,(?!\d{3}(?!\d))")
 # An arithmetic operation between two operands ("72 - 30", "3 \cdot 4", "(9+1)"): a calculation left undone.
 # Powers stay accepted ("2^{10}" for 1024 is how such answers are often written).
 _CALCULATION = re.compile(r"[\w})]\s*(?:[-+*/×·÷]|\\cdot|\\times|\\div)\s*[\w\\({]")
+# An implicit product: "6(7)", "(6)(7)", "(6)7".
+_IMPLICIT_PRODUCT = re.compile(r"[\d)]\s*\(|\)\s*\d")
 _SCIENTIFIC = re.compile(r"\s*-?\d+(?:\.\d+)?\s*(?:\\times|\\cdot|×|·)\s*10\s*\^\s*\{?\s*-?\d+\s*\}?\s*")
 
 
@@ -50,7 +52,9 @@ def _undone_calculation(answer: str) -> bool:
     GRPO finds this (a Spanish quickstart policy boxed every problem so within 12 steps, docs/rl-study.md
     session 9).  math-verify credits it (its test table's "(9+1)" for 10: the one row where we differ on
     purpose).  Scientific notation (``6 \\times 10^{23}``) is a number, not a calculation."""
-    return _CALCULATION.search(answer) is not None and _SCIENTIFIC.fullmatch(answer) is None
+    if _SCIENTIFIC.fullmatch(answer) is not None:
+        return False
+    return _CALCULATION.search(answer) is not None or _IMPLICIT_PRODUCT.search(answer) is not None
 
 
 @dataclass(frozen=True)
