@@ -98,6 +98,7 @@ NEAR_MISSES: list[tuple[str, str, str, str]] = [
     ("10", "The answer is $(9+1)$.", "en", "a bracketed sum"),
     ("42", "\\boxed{6(7)}", "en", "an implicit product left undone"),
     ("42", "\\boxed{(6)(7)}", "en", "an implicit product of brackets"),
+    ("42", "\\boxed{(6)7}", "en", "an implicit product, bracket first"),
     # --- matrices
     (
         "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
