@@ -1,5 +1,5 @@
 """Trainer callbacks: metrics.jsonl (crash-safe, no duplicated steps on resume), a stop at a finished
-checkpoint, and a progress bar with ETA."""
+checkpoint, a progress bar with ETA, and a free-space check before each checkpoint."""
 
 from __future__ import annotations
 
@@ -115,3 +115,22 @@ def make_callbacks(metrics_path: Path, stage: int, stage_type: str) -> list[Any]
                 self.bar = None
 
     return [MetricsJsonl(), StopAtFinishedCheckpoint(), Progress()]
+
+
+def make_disk_guard(directory: Path, needed: int) -> Any:
+    """A callback that raises :class:`~polyreason.train.disk.DiskFull` before a checkpoint save that cannot fit.
+
+    It runs after transformers' flow callback has decided to save this step (``control.should_save``) and
+    before the save starts, so a full disk stops the run with nothing half-written.  Every process checks (the
+    same estimate, the same disk), so all of them stop together.
+    """
+    from transformers import TrainerCallback
+
+    from polyreason.train.disk import require_free
+
+    class DiskGuard(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if control.should_save:
+                require_free(directory, needed, f"the checkpoint of step {state.global_step}")
+
+    return DiskGuard()

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from polyreason.errors import UserError
 from polyreason.files import read_json
-from polyreason.train.callbacks import CheckpointIsFinal, make_callbacks, truncate_jsonl
+from polyreason.train.callbacks import CheckpointIsFinal, make_callbacks, make_disk_guard, truncate_jsonl
+from polyreason.train.disk import checkpoint_bytes, disk_errors, require_free
 from polyreason.train.stages.base import RECORD_FILE, StageContext, StageOutcome
 
 if TYPE_CHECKING:
@@ -87,18 +88,23 @@ def run_training(ctx: StageContext, build_trainer: Callable[[StageContext, Any, 
         from polyreason.train.freeze import train_top_layers
 
         train_top_layers(model, stage.trainable_layers)
+    checkpoint_size, model_size = checkpoint_bytes(model), checkpoint_bytes(model, optimizer_moments=0)
     trainer = build_trainer(ctx, model, tokenizer)
     callbacks = make_callbacks(ctx.metrics_path, ctx.index, stage.type)
     heldout = _heldout_callback(ctx)
-    _install_callbacks(trainer, callbacks + ([heldout] if heldout is not None else []))
+    guard = make_disk_guard(Path(trainer.args.output_dir), checkpoint_size)
+    _install_callbacks(trainer, callbacks + ([heldout] if heldout is not None else []) + [guard])
     started = time.monotonic()
-    try:
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    except CheckpointIsFinal:  # killed during the final save: the checkpoint holds the trained model
-        log.info("stage %d (%s): %s is the last step; saving its model without training", ctx.index, ctx.name,
-                 checkpoint)
+    with disk_errors(Path(trainer.args.output_dir), checkpoint_size, "a checkpoint"):
+        try:
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        except CheckpointIsFinal:  # killed during the final save: the checkpoint holds the trained model
+            log.info("stage %d (%s): %s is the last step; saving its model without training", ctx.index,
+                     ctx.name, checkpoint)
     runtime = time.monotonic() - started
-    save_final(trainer, tokenizer, ctx.model_target)
+    require_free(ctx.model_target.parent, model_size, "the final model")
+    with disk_errors(ctx.model_target.parent, model_size, "the final model"):
+        save_final(trainer, tokenizer, ctx.model_target)
     return StageOutcome(model_dir=str(ctx.model_target), steps=trainer.state.global_step, runtime_s=runtime,
                         record={"trainer_summary": dict(callbacks[0].summary)})
 
