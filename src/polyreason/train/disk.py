@@ -21,7 +21,7 @@ from typing import Any
 from polyreason.errors import UserError
 
 MARGIN = 1.10  # tokenizer, config, RNG/scheduler state and filesystem slack on top of the tensors
-_TORCH_WRITE_FAILURE = "inline_container.cc"  # torch's zip writer: the file holding optimizer.pt failed a write
+_TORCH_WRITE_FAILURE = "inline_container.cc"  # where torch.save (optimizer.pt, rng state) reports a failed write
 
 
 class DiskFull(UserError):
