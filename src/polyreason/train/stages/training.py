@@ -92,10 +92,11 @@ def run_training(ctx: StageContext, build_trainer: Callable[[StageContext, Any, 
     trainer = build_trainer(ctx, model, tokenizer)
     callbacks = make_callbacks(ctx.metrics_path, ctx.index, stage.type)
     heldout = _heldout_callback(ctx)
-    guard = make_disk_guard(Path(trainer.args.output_dir), checkpoint_size)
+    checkpoints_dir = Path(trainer.args.output_dir)  # where the trainer writes checkpoint-N/
+    guard = make_disk_guard(checkpoints_dir, checkpoint_size)
     _install_callbacks(trainer, callbacks + ([heldout] if heldout is not None else []) + [guard])
     started = time.monotonic()
-    with disk_errors(Path(trainer.args.output_dir), checkpoint_size, "a checkpoint"):
+    with disk_errors(checkpoints_dir, checkpoint_size, "a checkpoint"):
         try:
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         except CheckpointIsFinal:  # killed during the final save: the checkpoint holds the trained model
